@@ -1,0 +1,45 @@
+"""Discounts: a coupon applied to a customer (subscriptions join in the billing issue)."""
+from tortoise.expressions import F
+
+from app.billing import events
+from app.billing.coupons import is_valid
+from app.billing.errors import invalid
+from app.billing.lookup import get
+from app.billing.periods import add_months
+from app.ids import new_id
+from app.models.coupons import Coupon, Discount
+from app.models.customers import Customer
+
+
+async def active_customer_discount(customer_id: str) -> Discount | None:
+    return await Discount.filter(customer_id=customer_id, subscription_id=None, ended_at=None).first()
+
+
+async def end_customer_discount(customer: Customer, now) -> None:
+    discount = await active_customer_discount(customer.id)
+    if discount is None:
+        return
+    discount.ended_at = now
+    await discount.save(update_fields=["ended_at"])
+    await events.record("customer.discount.deleted", discount, created=now)
+
+
+async def apply_coupon(customer: Customer, coupon_id: str, now, param: str = "coupon") -> Discount:
+    """Redeem the coupon for the customer, replacing the discount it had.
+
+    The coupon row is locked while its redemptions are checked and counted, so max_redemptions holds
+    under concurrent redemptions.
+    """
+    coupon = await get(Coupon, coupon_id, param, kind="coupon", lock=True)
+    if not is_valid(coupon, now):
+        raise invalid(f"Coupon '{coupon_id}' is no longer valid (deleted, expired or fully redeemed).", param)
+    await Coupon.filter(id=coupon.id).update(times_redeemed=F("times_redeemed") + 1)
+    await end_customer_discount(customer, now)
+    end = None
+    if coupon.duration == "repeating":
+        end = add_months(now, coupon.duration_in_months)
+    discount = await Discount.create(
+        id=new_id("di"), coupon_id=coupon.id, customer_id=customer.id, start=now, end=end, created=now,
+    )
+    await events.record("customer.discount.created", discount, created=now)
+    return discount

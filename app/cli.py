@@ -1,0 +1,145 @@
+"""`billing dev | serve | worker | migrate | export-schema | create-key`."""
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from app import config, db, keys
+from app.logs import setup_logging
+
+
+async def _store_key(db_url: str, secret: str, name: str) -> None:
+    await db.init(db_url)
+    try:
+        await keys.store(secret, name=name)
+    finally:
+        await db.close()
+
+
+def _dev_secret(settings: config.Settings) -> str:
+    """BILLING_SECRET_KEY when set; else the key kept in the data directory (made on first start)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "dev_secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = keys.generate()
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def _serve(settings: config.Settings, redis_url: str, host: str, port: int, banner: str | None = None) -> None:
+    from aiohttp import web
+
+    from app.http import create_app
+
+    web.run_app(create_app(settings, redis_url), host=host, port=port, print=(lambda _: print(banner, flush=True))
+                if banner else None, access_log=None)
+
+
+def cmd_dev(args) -> None:
+    """API + worker on embedded SQLite and embedded Redis; migrates on start."""
+    from app.redis import EmbeddedRedis
+
+    settings = config.load()
+    embedded = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        embedded = EmbeddedRedis(settings.data_dir)
+        redis_url = embedded.start()
+    worker = None
+    try:
+        asyncio.run(db.migrate(settings.db_url))
+        secret = _dev_secret(settings)
+        asyncio.run(_store_key(settings.db_url, secret, "dev"))
+        env = dict(os.environ, BILLING_REDIS_URL=redis_url)
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], env=env)
+        url = f"http://{args.host}:{args.port}/graphql"
+        banner = (f"\nBilling engine running (embedded {'SQLite' if settings.embedded else 'database'}, "
+                  f"{'embedded ' if embedded else ''}Redis at {redis_url}).\n"
+                  f"  GraphiQL:   {url}\n"
+                  f"  Secret key: {secret}\n"
+                  f"  In GraphiQL's Headers tab: {{\"Authorization\": \"Bearer {secret}\"}}\n")
+        _serve(settings, redis_url, args.host, args.port, banner)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=15)
+        if embedded:
+            embedded.stop()
+
+
+def _require_redis(settings: config.Settings) -> str:
+    if not settings.redis_url:
+        sys.exit("BILLING_REDIS_URL is not set (billing dev starts an embedded Redis; serve and worker need one).")
+    return settings.redis_url
+
+
+def cmd_serve(args) -> None:
+    settings = config.load()
+    _serve(settings, _require_redis(settings), args.host or settings.host, args.port or settings.port)
+
+
+def cmd_worker(args) -> None:
+    from arq import run_worker
+
+    settings = config.load()
+    _require_redis(settings)
+    from workers.settings import WorkerSettings
+
+    run_worker(WorkerSettings)
+
+
+def cmd_migrate(args) -> None:
+    settings = config.load()
+    asyncio.run(db.migrate(settings.db_url))
+    if settings.secret_key:
+        asyncio.run(_store_key(settings.db_url, settings.secret_key, "bootstrap"))
+    print("migrations applied")
+
+
+def cmd_export_schema(args) -> None:
+    from app.graphql.schema import schema
+
+    Path(args.path).write_text(schema.as_str() + "\n")
+    print(f"wrote {args.path}")
+
+
+def cmd_create_key(args) -> None:
+    settings = config.load()
+    secret = keys.generate()
+    asyncio.run(_store_key(settings.db_url, secret, args.name))
+    print(secret)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="billing", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="API + worker on embedded SQLite and Redis")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(func=cmd_dev)
+    serve = sub.add_parser("serve", help="the API (BILLING_DATABASE_URL, BILLING_REDIS_URL)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="the arq worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("path", nargs="?", default="schema.graphql")
+    export.set_defaults(func=cmd_export_schema)
+    key = sub.add_parser("create-key", help="create a secret API key and print it")
+    key.add_argument("--name", default=None)
+    key.set_defaults(func=cmd_create_key)
+    args = parser.parse_args(argv)
+    setup_logging(config.load().log_level)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The Query root for the catalog, customers, coupons, events and test clocks."""
+import strawberry
+from strawberry.types import Info
+from tortoise.models import Model
+
+from app.graphql.enums import PriceType
+from app.graphql.pagination import Connection, paginate
+from app.graphql.types.catalog import Feature, Price, Product
+from app.graphql.types.clocks import TestClock
+from app.graphql.types.common import Node
+from app.graphql.types.coupons import Coupon
+from app.graphql.types.customers import Customer
+from app.graphql.types.events import Event
+from app.models import catalog, clocks, coupons, customers, events
+
+# Id prefix -> model, for node(id). Products and coupons may carry ids the caller chose.
+NODE_PREFIXES: dict[str, type[Model]] = {
+    "prod": catalog.Product, "price": catalog.Price, "feat": catalog.Feature, "prodft": catalog.ProductFeature,
+    "cus": customers.Customer, "pm": customers.PaymentMethod, "cbtxn": customers.CustomerBalanceTransaction,
+    "di": coupons.Discount, "evt": events.Event, "clock": clocks.TestClock,
+}
+
+
+async def _get(info: Info, model: type[Model], id: str):
+    return await info.context.loaders.load(model, id)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        model = NODE_PREFIXES.get(id.split("_", 1)[0])
+        candidates = [model] if model else [catalog.Product, coupons.Coupon]
+        for candidate in candidates:
+            obj = await _get(info, candidate, id)
+            if obj is not None:
+                return obj
+        return None
+
+    @strawberry.field
+    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+        return await _get(info, catalog.Product, id)
+
+    @strawberry.field
+    async def products(self, first: int | None = None, after: str | None = None,
+                       active: bool | None = None) -> Connection[Product]:
+        query = catalog.Product.filter(deleted=False)
+        if active is not None:
+            query = query.filter(active=active)
+        return await paginate(query, first, after)
+
+    @strawberry.field
+    async def price(self, info: Info, id: strawberry.ID) -> Price | None:
+        return await _get(info, catalog.Price, id)
+
+    @strawberry.field
+    async def prices(self, first: int | None = None, after: str | None = None, product: strawberry.ID | None = None,
+                     active: bool | None = None, type: PriceType | None = None,
+                     lookup_keys: list[str] | None = None) -> Connection[Price]:
+        query = catalog.Price.all()
+        if product is not None:
+            query = query.filter(product_id=product)
+        if active is not None:
+            query = query.filter(active=active)
+        if type is not None:
+            query = query.filter(type=type.value)
+        if lookup_keys is not None:
+            query = query.filter(active_lookup_key__in=lookup_keys)
+        return await paginate(query, first, after)
+
+    @strawberry.field
+    async def feature(self, info: Info, id: strawberry.ID) -> Feature | None:
+        return await _get(info, catalog.Feature, id)
+
+    @strawberry.field
+    async def features(self, first: int | None = None, after: str | None = None, lookup_key: str | None = None,
+                       active: bool | None = None) -> Connection[Feature]:
+        query = catalog.Feature.all()
+        if lookup_key is not None:
+            query = query.filter(lookup_key=lookup_key)
+        if active is not None:
+            query = query.filter(active=active)
+        return await paginate(query, first, after)
+
+    @strawberry.field
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        return await _get(info, customers.Customer, id)
+
+    @strawberry.field
+    async def customers(self, first: int | None = None, after: str | None = None,
+                        email: str | None = None) -> Connection[Customer]:
+        query = customers.Customer.filter(deleted=False)
+        if email is not None:
+            query = query.filter(email=email)
+        return await paginate(query, first, after)
+
+    @strawberry.field
+    async def coupon(self, info: Info, id: strawberry.ID) -> Coupon | None:
+        return await _get(info, coupons.Coupon, id)
+
+    @strawberry.field
+    async def coupons(self, first: int | None = None, after: str | None = None) -> Connection[Coupon]:
+        return await paginate(coupons.Coupon.filter(deleted=False), first, after)
+
+    @strawberry.field
+    async def events(self, first: int | None = None, after: str | None = None, type: str | None = None,
+                     types: list[str] | None = None) -> Connection[Event]:
+        """Newest first. `type` may end in `.*` to match a family (customer.*), as in Stripe."""
+        query = events.Event.all()
+        if type is not None:
+            query = query.filter(type__startswith=type[:-1]) if type.endswith(".*") else query.filter(type=type)
+        if types is not None:
+            query = query.filter(type__in=types)
+        return await paginate(query, first, after)
+
+    @strawberry.field
+    async def event(self, info: Info, id: strawberry.ID) -> Event | None:
+        return await _get(info, events.Event, id)
+
+    @strawberry.field
+    async def test_clock(self, info: Info, id: strawberry.ID) -> TestClock | None:
+        return await _get(info, clocks.TestClock, id)
+
+    @strawberry.field
+    async def test_clocks(self, first: int | None = None, after: str | None = None) -> Connection[TestClock]:
+        return await paginate(clocks.TestClock.filter(deleted=False), first, after)

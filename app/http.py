@@ -1,0 +1,160 @@
+"""The aiohttp application: /graphql (API and GraphiQL), /healthz, /readyz, /metrics."""
+import json
+import logging
+import time
+
+from aiohttp import web
+from strawberry.aiohttp.views import GraphQLView
+
+from app import db, keys, metrics, outbox
+from app.config import Settings
+from app.graphql.context import Context
+from app.graphql.errors import format_error
+from app.graphql.schema import schema
+from app.idempotency import idempotency_middleware
+from app.ids import new_id
+from app.redis import connect
+from app.request_state import GRAPHQL_PAYLOAD, OPERATION_NAME, PRINCIPAL, REQUEST_ID
+
+log = logging.getLogger("app.http")
+
+REDIS = web.AppKey("redis", object)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def error_body(message: str, *, type: str, code: str, param: str | None = None, **extra) -> dict:
+    return {"errors": [{"message": message, "extensions": {"code": code, "type": type, "param": param, **extra}}]}
+
+
+class BillingGraphQLView(GraphQLView):
+    async def get_context(self, request: web.Request, response) -> Context:
+        redis = request.app[REDIS]
+        return Context(
+            principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
+            dispatch=lambda events: outbox.dispatch(redis, events),
+        )
+
+    async def process_result(self, request: web.Request, result):
+        data = await super().process_result(request, result)
+        if result.errors:
+            request_id = request.get(REQUEST_ID, "")
+            data["errors"] = [format_error(e, request_id).formatted for e in result.errors]
+        return data
+
+
+@web.middleware
+async def request_context(request: web.Request, handler):
+    """Request id, structured access log, metrics, and a JSON api_error for anything unexpected."""
+    request_id = request.headers.get("X-Request-Id") or new_id("req", 16)
+    request[REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"request_id": request_id})
+        response = web.json_response(
+            error_body(f"An unexpected error occurred. Request id: {request_id}.", type="api_error",
+                       code="api_error", requestId=request_id), status=500)
+    finally:
+        elapsed = time.perf_counter() - started
+        operation = request.get(OPERATION_NAME, "-")
+        metrics.observe(request.path, operation, status, elapsed)
+        log.info("request", extra={"request_id": request_id, "method": request.method, "path": request.path,
+                                   "operation": operation, "status": status, "ms": round(elapsed * 1000, 2)})
+    response.headers["Request-Id"] = request_id
+    return response
+
+
+def _is_api_call(request: web.Request) -> bool:
+    """GraphQL operations need a key; the GraphiQL page itself (GET, text/html) does not."""
+    if request.path != "/graphql":
+        return False
+    if request.method == "POST":
+        return True
+    return request.method == "GET" and "query" in request.query
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler):
+    if not _is_api_call(request):
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    key = await keys.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
+    if key is None:
+        message = ("Invalid API key provided." if header else
+                   "You did not provide an API key. Send it as 'Authorization: Bearer <secret key>'.")
+        return web.json_response(error_body(message, type="authentication_error", code="unauthenticated"),
+                                 status=401)
+    request[PRINCIPAL] = key
+    return await handler(request)
+
+
+@web.middleware
+async def operation_name(request: web.Request, handler):
+    """Read the operation name once, for metrics and logs."""
+    if request.path == "/graphql" and request.method == "POST" and request.can_read_body:
+        try:
+            payload = json.loads(await request.read())
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict):
+            request[GRAPHQL_PAYLOAD] = payload
+            request[OPERATION_NAME] = payload.get("operationName") or "anonymous"
+    return await handler(request)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = {}
+    try:
+        await db.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports any failure
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        await request.app[REDIS].ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
+                             status=200 if ready else 503)
+
+
+def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) -> web.Application:
+    """manage_db=False leaves Tortoise to the caller (tests own their database)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_context, operation_name, authenticate, idempotency_middleware],
+    )
+    app[SETTINGS] = settings
+
+    async def resources(app: web.Application):
+        if manage_db:
+            await db.init(settings.db_url)
+        app[REDIS] = connect(redis_url)
+        if settings.secret_key:
+            await keys.store(settings.secret_key, name="bootstrap")
+        yield
+        await app[REDIS].aclose()
+        if manage_db:
+            await db.close()
+
+    app.cleanup_ctx.append(resources)
+    view = BillingGraphQLView(schema=schema)
+    app.router.add_route("*", "/graphql", view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics.handler)
+    return app
+
+

@@ -1,0 +1,10 @@
+"""Tortoise models, one module per domain. MODULES is what Tortoise loads."""
+
+MODULES = [
+    "app.models.catalog",
+    "app.models.customers",
+    "app.models.coupons",
+    "app.models.clocks",
+    "app.models.events",
+    "app.models.access",
+]

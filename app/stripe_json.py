@@ -1,0 +1,126 @@
+"""Each model as Stripe's JSON (snake_case keys, unix times): the `data.object` of events and webhooks."""
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+
+from app.billing.validation import decimal_str
+from app.models.access import ApiKey
+from app.models.catalog import Feature, Price, Product, ProductFeature
+from app.models.clocks import TestClock
+from app.models.coupons import Coupon, Discount
+from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
+
+
+def unix(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def product(p: Product) -> dict:
+    return {
+        "id": p.id, "object": "product", "active": p.active, "created": unix(p.created),
+        "default_price": p.default_price_id, "deleted": p.deleted or None, "description": p.description,
+        "livemode": False, "metadata": p.metadata, "name": p.name, "updated": unix(p.updated),
+    }
+
+
+def price(p: Price) -> dict:
+    recurring = None
+    if p.recurring_interval:
+        recurring = {
+            "interval": p.recurring_interval, "interval_count": p.recurring_interval_count,
+            "usage_type": p.recurring_usage_type, "aggregate_usage": p.recurring_aggregate_usage,
+            "meter": p.recurring_meter_id,
+        }
+    return {
+        "id": p.id, "object": "price", "active": p.active, "billing_scheme": p.billing_scheme,
+        "created": unix(p.created), "currency": p.currency, "livemode": False, "lookup_key": p.lookup_key,
+        "metadata": p.metadata, "nickname": p.nickname, "product": p.product_id, "recurring": recurring,
+        "tiers": p.tiers, "tiers_mode": p.tiers_mode, "transform_quantity": p.transform_quantity,
+        "type": p.type, "unit_amount": p.unit_amount, "unit_amount_decimal": decimal_str(
+            p.unit_amount_decimal if p.unit_amount_decimal is not None
+            else (Decimal(p.unit_amount) if p.unit_amount is not None else None)),
+    }
+
+
+def feature(f: Feature) -> dict:
+    return {
+        "id": f.id, "object": "entitlements.feature", "active": f.active, "livemode": False,
+        "lookup_key": f.lookup_key, "metadata": f.metadata, "name": f.name,
+    }
+
+
+def product_feature(pf: ProductFeature) -> dict:
+    return {
+        "id": pf.id, "object": "product_feature", "livemode": False, "product": pf.product_id,
+        "entitlement_feature": pf.feature_id,
+    }
+
+
+def customer(c: Customer) -> dict:
+    return {
+        "id": c.id, "object": "customer", "balance": c.balance, "created": unix(c.created),
+        "currency": c.currency, "deleted": c.deleted or None, "description": c.description, "email": c.email,
+        "invoice_prefix": c.invoice_prefix,
+        "invoice_settings": {"default_payment_method": c.default_payment_method_id},
+        "livemode": False, "metadata": c.metadata, "name": c.name, "next_invoice_sequence": c.next_invoice_sequence,
+        "phone": c.phone, "test_clock": c.test_clock_id,
+    }
+
+
+def payment_method(pm: PaymentMethod) -> dict:
+    return {
+        "id": pm.id, "object": "payment_method", "type": pm.type, "created": unix(pm.created),
+        "customer": pm.customer_id, "livemode": False,
+        "card": {"brand": pm.card_brand, "last4": pm.card_last4, "exp_month": pm.card_exp_month,
+                 "exp_year": pm.card_exp_year},
+    }
+
+
+def balance_transaction(t: CustomerBalanceTransaction) -> dict:
+    return {
+        "id": t.id, "object": "customer_balance_transaction", "amount": t.amount, "created": unix(t.created),
+        "currency": t.currency, "customer": t.customer_id, "description": t.description,
+        "ending_balance": t.ending_balance, "invoice": t.invoice_id, "livemode": False, "type": t.type,
+    }
+
+
+def coupon(c: Coupon) -> dict:
+    return {
+        "id": c.id, "object": "coupon", "amount_off": c.amount_off,
+        "applies_to": {"products": c.applies_to_products} if c.applies_to_products else None,
+        "created": unix(c.created), "currency": c.currency, "deleted": c.deleted or None,
+        "duration": c.duration, "duration_in_months": c.duration_in_months, "livemode": False,
+        "max_redemptions": c.max_redemptions, "metadata": c.metadata, "name": c.name,
+        "percent_off": float(c.percent_off) if c.percent_off is not None else None,
+        "redeem_by": unix(c.redeem_by), "times_redeemed": c.times_redeemed,
+    }
+
+
+def discount(d: Discount) -> dict:
+    return {
+        "id": d.id, "object": "discount", "coupon": d.coupon_id, "customer": d.customer_id,
+        "subscription": d.subscription_id, "start": unix(d.start), "end": unix(d.end),
+    }
+
+
+def test_clock(t: TestClock) -> dict:
+    return {
+        "id": t.id, "object": "test_helpers.test_clock", "created": unix(t.created),
+        "deleted": t.deleted or None, "frozen_time": unix(t.frozen_time), "livemode": False, "name": t.name,
+        "status": t.status,
+    }
+
+
+def api_key(k: ApiKey) -> dict:
+    return {"id": k.id, "object": "api_key", "created": unix(k.created), "last4": k.last4, "name": k.name}
+
+
+_SERIALIZERS: dict[type, Callable[[object], dict]] = {
+    Product: product, Price: price, Feature: feature, ProductFeature: product_feature, Customer: customer,
+    PaymentMethod: payment_method, CustomerBalanceTransaction: balance_transaction, Coupon: coupon,
+    Discount: discount, TestClock: test_clock, ApiKey: api_key,
+}
+
+
+def to_json(obj) -> dict:
+    return _SERIALIZERS[type(obj)](obj)

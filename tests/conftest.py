@@ -1,0 +1,110 @@
+"""Test fixtures: a fresh database per test (SQLite in memory, or a new PostgreSQL database with
+BILLING_TEST_DB=postgres), a real Redis (BILLING_TEST_REDIS_URL, or an embedded one), and the API
+served over real HTTP."""
+import os
+import tempfile
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from tortoise.contrib.test import tortoise_test_context
+
+from app import keys
+from app.config import Settings
+from app.http import create_app
+from app.models import MODULES
+from app.redis import EmbeddedRedis, connect
+
+POSTGRES_URL = os.environ.get("BILLING_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+USE_POSTGRES = os.environ.get("BILLING_TEST_DB", "sqlite") == "postgres"
+REQUIRE_POSTGRES = os.environ.get("BILLING_REQUIRE_POSTGRES") == "1"
+
+
+def _fresh_url(base: str) -> str:
+    """A per-test database name: Tortoise fills {} with a random hex and drops the database after."""
+    return base.rsplit("/", 1)[0] + "/billing_test_{}"
+
+
+async def _postgres_reachable() -> bool:
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1), timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+@pytest_asyncio.fixture
+async def db():
+    url = _fresh_url(POSTGRES_URL) if USE_POSTGRES else "sqlite://:memory:"
+    async with tortoise_test_context(MODULES, db_url=url) as ctx:
+        yield ctx
+
+
+@pytest_asyncio.fixture
+async def pg_db():
+    """A fresh PostgreSQL database, for tests about locking and concurrency (SQLite ignores row locks)."""
+    if not await _postgres_reachable():
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (BILLING_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable")
+        pytest.skip(f"needs PostgreSQL at {POSTGRES_URL} (set BILLING_TEST_POSTGRES_URL)")
+    async with tortoise_test_context(MODULES, db_url=_fresh_url(POSTGRES_URL)) as ctx:
+        yield ctx
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("BILLING_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = EmbeddedRedis(data_dir)
+        yield server.start()
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url):
+    client = connect(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+class Api:
+    """A GraphQL client over real HTTP."""
+
+    def __init__(self, client: TestClient, secret: str) -> None:
+        self.client = client
+        self.secret = secret
+
+    async def post(self, query: str, variables: dict | None = None, *, secret: str | None = None,
+                   headers: dict | None = None):
+        all_headers = {"Authorization": f"Bearer {secret or self.secret}", **(headers or {})}
+        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                          headers=all_headers)
+        return response.status, await response.json()
+
+    async def ok(self, query: str, variables: dict | None = None, **kwargs) -> dict:
+        """The data of a request that must succeed."""
+        status, body = await self.post(query, variables, **kwargs)
+        assert status == 200 and not body.get("errors"), body
+        return body["data"]
+
+    async def error(self, query: str, variables: dict | None = None, **kwargs) -> dict:
+        """The first error of a request that must fail; no partial data may be written by it."""
+        status, body = await self.post(query, variables, **kwargs)
+        assert body.get("errors"), body
+        return body["errors"][0]
+
+
+@pytest_asyncio.fixture
+async def api(db, redis, redis_url):
+    settings = Settings(max_body_bytes=256 * 1024)
+    app = create_app(settings, redis_url, manage_db=False)
+    secret = keys.generate()
+    await keys.store(secret, name="test")
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, secret)
