@@ -128,7 +128,7 @@ class Migration(migrations.Migration):
                 ('nickname', fields.CharField(null=True, max_length=5000)),
                 ('metadata', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'prices', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Amounts never change after creation; only active, nickname, lookup_key and metadata do.'},
+            options={'table': 'prices', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Amounts never change after creation. Only active, nickname, lookup_key and metadata do.'},
             bases=['StripeObject'],
         ),
         ops.CreateModel(

@@ -3,6 +3,8 @@ BILLING_TEST_DB=postgres), a real Redis (BILLING_TEST_REDIS_URL, or an embedded 
 served over real HTTP."""
 import os
 import tempfile
+import uuid
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -21,9 +23,19 @@ USE_POSTGRES = os.environ.get("BILLING_TEST_DB", "sqlite") == "postgres"
 REQUIRE_POSTGRES = os.environ.get("BILLING_REQUIRE_POSTGRES") == "1"
 
 
-def _fresh_url(base: str) -> str:
-    """A per-test database name: Tortoise fills {} with a random hex and drops the database after."""
-    return base.rsplit("/", 1)[0] + "/billing_test_{}"
+@asynccontextmanager
+async def _fresh_postgres():
+    """A new PostgreSQL database with the schema, dropped afterwards (Tortoise creates it, never drops it)."""
+    name = f"billing_test_{uuid.uuid4().hex}"
+    try:
+        async with tortoise_test_context(MODULES, db_url=POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}") as ctx:
+            yield ctx
+    finally:
+        admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 async def _postgres_reachable() -> bool:
@@ -37,9 +49,12 @@ async def _postgres_reachable() -> bool:
 
 @pytest_asyncio.fixture
 async def db():
-    url = _fresh_url(POSTGRES_URL) if USE_POSTGRES else "sqlite://:memory:"
-    async with tortoise_test_context(MODULES, db_url=url) as ctx:
-        yield ctx
+    if USE_POSTGRES:
+        async with _fresh_postgres() as ctx:
+            yield ctx
+    else:
+        async with tortoise_test_context(MODULES, db_url="sqlite://:memory:") as ctx:
+            yield ctx
 
 
 @pytest_asyncio.fixture
@@ -49,7 +64,7 @@ async def pg_db():
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (BILLING_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable")
         pytest.skip(f"needs PostgreSQL at {POSTGRES_URL} (set BILLING_TEST_POSTGRES_URL)")
-    async with tortoise_test_context(MODULES, db_url=_fresh_url(POSTGRES_URL)) as ctx:
+    async with _fresh_postgres() as ctx:
         yield ctx
 
 

@@ -21,7 +21,6 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
-    functions = [maintenance.sweep_outbox, maintenance.purge_idempotency_records]
     cron_jobs = [
         cron(maintenance.sweep_outbox, second={0, 30}, unique=True, run_at_startup=True),
         cron(maintenance.purge_idempotency_records, minute={5}, second={0}, unique=True),

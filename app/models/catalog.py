@@ -19,7 +19,7 @@ class Product(StripeObject):
 
 
 class Price(StripeObject):
-    """Amounts never change after creation; only active, nickname, lookup_key and metadata do.
+    """Amounts never change after creation. Only active, nickname, lookup_key and metadata do.
 
     tiers is a list of {up_to, unit_amount, unit_amount_decimal, flat_amount, flat_amount_decimal}
     (decimals as strings); transform_quantity is {divide_by, round}.
