@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import uuid
 from datetime import timedelta
@@ -25,8 +24,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _billing(*args: str) -> list[str]:
-    return [sys.executable, "-m", "app.cli", *args]
+async def _billing(*args: str, env: dict, stderr=None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "app.cli", *args, env=env, stderr=stderr)
 
 
 @pytest.fixture
@@ -48,9 +47,9 @@ async def production_env(redis_url):
         await admin.close()
 
 
-async def _wait_ready(session: aiohttp.ClientSession, base: str, process: subprocess.Popen) -> None:
+async def _wait_ready(session: aiohttp.ClientSession, base: str, process: asyncio.subprocess.Process) -> None:
     for _ in range(100):
-        assert process.poll() is None, "billing serve exited"
+        assert process.returncode is None, "billing serve exited"
         try:
             async with session.get(f"{base}/readyz") as response:
                 if response.status == 200:
@@ -63,10 +62,11 @@ async def _wait_ready(session: aiohttp.ClientSession, base: str, process: subpro
 
 async def test_migrate_serve_and_worker(production_env):
     env = production_env
-    migrate = subprocess.run(_billing("migrate"), env=env, capture_output=True, text=True, timeout=60)
-    assert migrate.returncode == 0, migrate.stderr
+    migrate = await _billing("migrate", env=env, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(migrate.communicate(), 60)
+    assert migrate.returncode == 0, stderr.decode()
     port = _free_port()
-    serve = subprocess.Popen(_billing("serve", "--port", str(port)), env=env)
+    serve = await _billing("serve", "--port", str(port), env=env)
     worker = None
     try:
         base = f"http://127.0.0.1:{port}"
@@ -87,7 +87,7 @@ async def test_migrate_serve_and_worker(production_env):
         redis = connect(env["BILLING_REDIS_URL"])
         pubsub = redis.pubsub()
         await pubsub.subscribe(CHANNEL)
-        worker = subprocess.Popen(_billing("worker"), env=env)
+        worker = await _billing("worker", env=env)
         received = None
         async with asyncio.timeout(20):
             while received is None:
@@ -96,13 +96,13 @@ async def test_migrate_serve_and_worker(production_env):
                     received = json.loads(message["data"])
         assert received["type"] == "product.updated"
         async with asyncio.timeout(10):  # marked after publishing: delivery is at least once
-            while not await conn.fetchval("SELECT dispatched FROM events WHERE id = 'evt_orphan'"):
+            while not await conn.fetchval("SELECT dispatched FROM events WHERE id = 'evt_orphan'"):  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         await pubsub.aclose()
         await redis.aclose()
         await conn.close()
     finally:
         for process in (serve, worker):
-            if process is not None:
+            if process is not None and process.returncode is None:
                 process.terminate()
-                process.wait(timeout=15)
+                await asyncio.wait_for(process.wait(), 15)
