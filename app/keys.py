@@ -32,7 +32,10 @@ async def store(secret: str, name: str | None = None) -> ApiKey:
 
 
 async def authenticate(secret: str) -> ApiKey | None:
-    """The active key for `secret`, compared in constant time after the lookup by digest."""
+    """The active (not revoked) key for `secret`, or None.
+
+    The lookup is by digest, so its timing tells nothing about the secret; the match is then
+    confirmed with a constant-time comparison."""
     wanted = digest(secret)
     key = await ApiKey.get_or_none(digest=wanted, revoked=False)
     if key is None or not hmac.compare_digest(key.digest, wanted):

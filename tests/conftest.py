@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.contrib.test import tortoise_test_context
 
 from app import keys
@@ -49,6 +50,7 @@ async def _postgres_reachable() -> bool:
 
 @pytest_asyncio.fixture
 async def db():
+    EXECUTOR_CACHE.clear()  # Tortoise caches SQL per table name, not per dialect: SQLite and PG tests mix
     if USE_POSTGRES:
         async with _fresh_postgres() as ctx:
             yield ctx
@@ -64,6 +66,7 @@ async def pg_db():
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required (BILLING_REQUIRE_POSTGRES=1) but {POSTGRES_URL} is unreachable")
         pytest.skip(f"needs PostgreSQL at {POSTGRES_URL} (set BILLING_TEST_POSTGRES_URL)")
+    EXECUTOR_CACHE.clear()
     async with _fresh_postgres() as ctx:
         yield ctx
 
@@ -119,6 +122,16 @@ class Api:
 async def api(db, redis, redis_url):
     settings = Settings(max_body_bytes=256 * 1024)
     app = create_app(settings, redis_url, manage_db=False)
+    secret = keys.generate()
+    await keys.store(secret, name="test")
+    async with TestClient(TestServer(app)) as client:
+        yield Api(client, secret)
+
+
+@pytest_asyncio.fixture
+async def pg_api(pg_db, redis, redis_url):
+    """The api fixture on PostgreSQL, for concurrent requests through HTTP."""
+    app = create_app(Settings(max_body_bytes=256 * 1024), redis_url, manage_db=False)
     secret = keys.generate()
     await keys.store(secret, name="test")
     async with TestClient(TestServer(app)) as client:

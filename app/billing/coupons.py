@@ -12,7 +12,7 @@ from app.ids import new_id
 from app.models.catalog import Product
 from app.models.coupons import Coupon
 
-_CUSTOM_ID = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
+_CUSTOM_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 def is_valid(coupon: Coupon, now) -> bool:
@@ -38,7 +38,7 @@ async def create_coupon(*, duration: str, id: str | None = None, name: str | Non
                         currency: str | None = None, max_redemptions: int | None = None, redeem_by=None,
                         applies_to_products: list[str] | None = None, metadata=None) -> Coupon:
     if id is not None and not _CUSTOM_ID.match(id):
-        raise invalid("A coupon id may hold only letters, digits, '_' and '-'.", "id")
+        raise invalid("A coupon id may hold only letters, digits, '_' and '-', up to 64 characters.", "id")
     validation.string(name, "name", max_length=40)
     if (percent_off is None) == (amount_off is None):
         if percent_off is None:

@@ -39,6 +39,8 @@ async def create_customer(*, email=None, name=None, description=None, phone=None
                           payment_method=None, test_clock=None, invoice_prefix=None, coupon=None,
                           balance=None) -> Customer:
     contact = _contact_fields({"email": email, "name": name, "description": description, "phone": phone})
+    if balance is not None and abs(balance) > validation.MAX_AMOUNT:
+        raise invalid(f"balance must be at most {validation.MAX_AMOUNT} in absolute value.", "balance")
     clock = await get(TestClock, test_clock, "testClock", kind="test_helpers.test_clock") if test_clock else None
     customer = Customer(
         id=new_id("cus", 14), metadata=validation.new_metadata(metadata), invoice_prefix=_prefix(invoice_prefix),
@@ -52,7 +54,6 @@ async def create_customer(*, email=None, name=None, description=None, phone=None
         await customer.save(force_create=True)
     except IntegrityError:
         raise _prefix_taken() from None
-    await events.record("customer.created", customer, created=now)
     if balance:
         await CustomerBalanceTransaction.create(
             id=new_id("cbtxn"), customer_id=customer.id, amount=balance, currency=customer.currency or "usd",
@@ -60,7 +61,9 @@ async def create_customer(*, email=None, name=None, description=None, phone=None
         )
     if payment_method is not None:
         pm = await payment_methods.attach(customer, payment_method)
-        await _set_default_payment_method(customer, pm.id)
+        customer.default_payment_method_id = pm.id
+        await customer.save(update_fields=["default_payment_method_id"])
+    await events.record("customer.created", customer, created=now)
     if coupon is not None:
         await discounts.apply_coupon(customer, coupon, now)
     return customer
@@ -70,16 +73,13 @@ def _prefix_taken():
     return invalid("That invoicePrefix is already used by another customer.", "invoicePrefix")
 
 
-async def _set_default_payment_method(customer: Customer, pm_id: str | None,
-                                      param: str = "defaultPaymentMethod") -> None:
+async def _default_payment_method(customer: Customer, pm_id: str | None) -> str | None:
+    """pm_id, once checked to be one of the customer's payment methods (None unsets the default)."""
     if pm_id is not None:
-        pm = await get(PaymentMethod, pm_id, param, kind="payment_method")
+        pm = await get(PaymentMethod, pm_id, "defaultPaymentMethod", kind="payment_method")
         if pm.customer_id != customer.id:
-            raise invalid(f"PaymentMethod '{pm_id}' is not attached to this customer.", param)
-    before = events.snapshot(customer)
-    customer.default_payment_method_id = pm_id
-    await customer.save(update_fields=["default_payment_method_id"])
-    await events.record_update("customer.updated", customer, before)
+            raise invalid(f"PaymentMethod '{pm_id}' is not attached to this customer.", "defaultPaymentMethod")
+    return pm_id
 
 
 async def update_customer(id: str, changes: dict) -> Customer:
@@ -91,12 +91,7 @@ async def update_customer(id: str, changes: dict) -> Customer:
     if "metadata" in changes:
         customer.metadata = validation.merge_metadata(customer.metadata, changes["metadata"])
     if "default_payment_method" in changes:
-        pm_id = changes["default_payment_method"]
-        if pm_id is not None:
-            pm = await get(PaymentMethod, pm_id, "defaultPaymentMethod", kind="payment_method")
-            if pm.customer_id != customer.id:
-                raise invalid(f"PaymentMethod '{pm_id}' is not attached to this customer.", "defaultPaymentMethod")
-        customer.default_payment_method_id = pm_id
+        customer.default_payment_method_id = await _default_payment_method(customer, changes["default_payment_method"])
     await customer.save()
     await events.record_update("customer.updated", customer, before, created=now)
     if "coupon" in changes:
@@ -125,8 +120,8 @@ async def create_balance_transaction(*, customer: str, amount: int, currency: st
     currency = validation.currency(currency)
     if amount == 0:
         raise invalid("amount cannot be 0.", "amount")
-    if abs(amount) > validation.MAX_AMOUNT:
-        raise invalid(f"amount must be at most {validation.MAX_AMOUNT} in absolute value.", "amount")
+    if abs(amount) > validation.MAX_AMOUNT or abs(owner.balance + amount) > validation.MAX_AMOUNT:
+        raise invalid(f"amount and the balance must be at most {validation.MAX_AMOUNT} in absolute value.", "amount")
     if owner.currency is not None and owner.currency != currency:
         raise invalid(f"This customer's balance is in '{owner.currency}'; the currency must match.", "currency")
     now = await now_for(owner)

@@ -25,7 +25,8 @@ async def end_customer_discount(customer: Customer, now) -> None:
 
 
 async def apply_coupon(customer: Customer, coupon_id: str, now, param: str = "coupon") -> Discount:
-    """Redeem the coupon for the customer, replacing the discount it had.
+    """Redeem the coupon for the customer, replacing the discount it had (Stripe's customer.discount.updated:
+    "a customer is switched from one coupon to another").
 
     The coupon row is locked while its redemptions are checked and counted, so max_redemptions holds
     under concurrent redemptions.
@@ -34,12 +35,18 @@ async def apply_coupon(customer: Customer, coupon_id: str, now, param: str = "co
     if not is_valid(coupon, now):
         raise invalid(f"Coupon '{coupon_id}' is no longer valid (deleted, expired or fully redeemed).", param)
     await Coupon.filter(id=coupon.id).update(times_redeemed=F("times_redeemed") + 1)
-    await end_customer_discount(customer, now)
+    replaced = await active_customer_discount(customer.id)
+    if replaced is not None:
+        replaced.ended_at = now
+        await replaced.save(update_fields=["ended_at"])
     end = None
     if coupon.duration == "repeating":
         end = add_months(now, coupon.duration_in_months)
     discount = await Discount.create(
         id=new_id("di"), coupon_id=coupon.id, customer_id=customer.id, start=now, end=end, created=now,
     )
-    await events.record("customer.discount.created", discount, created=now)
+    if replaced is None:
+        await events.record("customer.discount.created", discount, created=now)
+    else:
+        await events.record_update("customer.discount.updated", discount, events.snapshot(replaced), created=now)
     return discount

@@ -4,11 +4,16 @@ from tortoise.models import Model
 from app.billing.errors import not_found
 
 
+def could_exist(model: type[Model], id: str | None) -> bool:
+    """Whether `id` fits the model's id column: the ORM refuses to even compare a longer one."""
+    return bool(id) and len(id) <= model._meta.pk.max_length
+
+
 async def get(model: type[Model], id: str | None, param: str = "id", *, kind: str | None = None,
               lock: bool = False, allow_deleted: bool = False):
     """The object with that id, optionally locked FOR UPDATE (inside a transaction)."""
     label = kind or model.__name__.lower()
-    if not id:
+    if not could_exist(model, id):
         raise not_found(label, id or "", param)
     query = model.filter(id=id)
     if lock:

@@ -27,23 +27,21 @@ TEST_CARDS = {
 
 
 async def attach(customer: Customer, payment_method_id: str, param: str = "paymentMethod") -> PaymentMethod:
-    """Attach a test card (a fresh copy, as Stripe does) or an existing unattached payment method."""
-    now = utcnow()
+    """Attach a test card: a fresh copy, as Stripe does. A stored payment method is attached already, or
+    was detached, which is permanent in Stripe: neither can be attached (again)."""
     card = TEST_CARDS.get(payment_method_id)
-    if card is not None:
-        if card.behavior == "attach_declined":
-            raise BillingError("Your card was declined.", type="card_error", code="card_declined",
-                               decline_code="generic_decline", param=param)
-        pm = await PaymentMethod.create(
-            id=new_id("pm"), card_brand=card.brand, card_last4=card.last4, card_exp_month=12,
-            card_exp_year=now.year + 3, behavior=card.behavior, customer_id=customer.id,
-        )
-    else:
-        pm = await get(PaymentMethod, payment_method_id, param, kind="payment_method", lock=True)
-        if pm.customer_id is not None:
-            raise invalid("This PaymentMethod is already attached to a customer. Detach it first.", param)
-        pm.customer_id = customer.id
-        await pm.save(update_fields=["customer_id"])
+    if card is None:
+        pm = await get(PaymentMethod, payment_method_id, param, kind="payment_method")
+        if pm.customer_id is None:
+            raise invalid("This PaymentMethod was detached from a customer and may not be used again.", param)
+        raise invalid("This PaymentMethod is already attached to a customer.", param)
+    if card.behavior == "attach_declined":
+        raise BillingError("Your card was declined.", type="card_error", code="card_declined",
+                           decline_code="generic_decline", param=param)
+    pm = await PaymentMethod.create(
+        id=new_id("pm"), card_brand=card.brand, card_last4=card.last4, card_exp_month=12,
+        card_exp_year=utcnow().year + 3, behavior=card.behavior, customer_id=customer.id,
+    )
     await events.record("payment_method.attached", pm)
     return pm
 

@@ -177,6 +177,8 @@ async def update_price(id: str, changes: dict) -> Price:
     if "active" in changes:
         if changes["active"] is None:
             raise invalid("active cannot be null.", "active")
+        if not changes["active"] and await Product.filter(id=price.product_id, default_price_id=price.id).exists():
+            raise invalid("This price cannot be archived because it is the default price of its product.", "active")
         price.active = changes["active"]
     if "nickname" in changes:
         price.nickname = validation.string(changes["nickname"], "nickname", max_length=5000)

@@ -48,9 +48,10 @@ async def update_product(id: str, changes: dict) -> Product:
         product.metadata = validation.merge_metadata(product.metadata, changes["metadata"])
     if "default_price" in changes:
         product.default_price_id = await _default_price(product, changes["default_price"])
-    product.updated = utcnow()
-    await product.save()
-    await events.record_update("product.updated", product, before)
+    if events.changed(before, events.snapshot(product)):  # a no-op update moves nothing, `updated` included
+        product.updated = utcnow()
+        await product.save()
+        await events.record_update("product.updated", product, before)
     return product
 
 

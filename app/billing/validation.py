@@ -22,6 +22,8 @@ def _check_metadata_pair(key, value, param: str) -> None:
         raise invalid("Metadata keys cannot contain square brackets.", param)
     if not isinstance(value, str):
         raise invalid(f"Metadata values must be strings (key '{key}').", param)
+    if "\x00" in key or "\x00" in value:
+        raise invalid("Metadata cannot contain NUL characters.", param)
     if len(value) > MAX_METADATA_VALUE:
         raise invalid(f"Metadata values can be at most {MAX_METADATA_VALUE} characters long (key '{key}').", param)
 
@@ -114,6 +116,8 @@ def string(value, param: str, *, max_length: int, required: bool = False) -> str
         return None
     if required and not value.strip():
         raise invalid("This value cannot be empty.", param)
+    if "\x00" in value:
+        raise invalid("This value cannot contain NUL characters.", param)
     if len(value) > max_length:
         raise invalid(f"This value can be at most {max_length} characters long.", param)
     return value

@@ -7,6 +7,7 @@ bare api_error with no internals.
 import logging
 
 from graphql import GraphQLError
+from tortoise.exceptions import ValidationError
 
 from app.billing.errors import BillingError
 
@@ -27,10 +28,14 @@ def format_error(error: GraphQLError, request_id: str) -> GraphQLError:
         if original.decline_code:
             extensions["declineCode"] = original.decline_code
         return _with_extensions(error, original.message, extensions)
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):  # syntax, validation, variable coercion
         code = (error.extensions or {}).get("code") or "graphql_invalid"
         return _with_extensions(error, error.message, {"code": code, "type": "invalid_request_error",
                                                        "param": None})
+    if isinstance(original, ValidationError):
+        # A filter value the ORM refuses to compare, such as a string longer than its column.
+        return _with_extensions(error, "A value is longer than the field it is compared with allows.",
+                                {"code": "parameter_invalid", "type": "invalid_request_error", "param": None})
     if isinstance(original, ValueError) and error.path is None:
         # A scalar that could not parse a variable (BigInt, DateTime, Decimal, ...).
         return _with_extensions(error, error.message, {"code": "parameter_invalid",

@@ -3,6 +3,8 @@ import strawberry
 from strawberry.types import Info
 from tortoise.models import Model
 
+from app.billing.errors import invalid
+from app.billing.lookup import could_exist
 from app.graphql.enums import PriceType
 from app.graphql.pagination import Connection, paginate
 from app.graphql.types.catalog import Feature, Price, Product
@@ -19,22 +21,24 @@ NODE_PREFIXES: dict[str, type[Model]] = {
     "cus": customers.Customer, "pm": customers.PaymentMethod, "cbtxn": customers.CustomerBalanceTransaction,
     "di": coupons.Discount, "evt": events.Event, "clock": clocks.TestClock,
 }
+MAX_EVENT_TYPES = 20
 
 
 async def _get(info: Info, model: type[Model], id: str):
-    return await info.context.loaders.load(model, id)
+    return await info.context.loaders.load(model, id) if could_exist(model, id) else None
 
 
 @strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        model = NODE_PREFIXES.get(id.split("_", 1)[0])
-        candidates = [model] if model else [catalog.Product, coupons.Coupon]
-        for candidate in candidates:
+        prefixed = NODE_PREFIXES.get(id.split("_", 1)[0])
+        # A caller-chosen product or coupon id may look like any prefix ("cus_promo"), so those come last.
+        candidates = [model for model in (prefixed, catalog.Product, coupons.Coupon) if model is not None]
+        for candidate in dict.fromkeys(candidates):
             obj = await _get(info, candidate, id)
             if obj is not None:
-                return obj
+                return None if isinstance(obj, clocks.TestClock) and obj.deleted else obj
         return None
 
     @strawberry.field
@@ -105,7 +109,12 @@ class Query:
     @strawberry.field
     async def events(self, first: int | None = None, after: str | None = None, type: str | None = None,
                      types: list[str] | None = None) -> Connection[Event]:
-        """Newest first. `type` may end in `.*` to match a family (customer.*), as in Stripe."""
+        """Newest first. `type` may end in `.*` to match a family (customer.*); as in Stripe, `types` takes up
+        to 20 names, and only one of type or types may be given."""
+        if type is not None and types is not None:
+            raise invalid("Pass either type or types, but not both.", "types")
+        if types is not None and len(types) > MAX_EVENT_TYPES:
+            raise invalid(f"types can hold at most {MAX_EVENT_TYPES} event names.", "types")
         query = events.Event.all()
         if type is not None:
             query = query.filter(type__startswith=type[:-1]) if type.endswith(".*") else query.filter(type=type)
@@ -119,7 +128,9 @@ class Query:
 
     @strawberry.field
     async def test_clock(self, info: Info, id: strawberry.ID) -> TestClock | None:
-        return await _get(info, clocks.TestClock, id)
+        """A deleted clock reads as null: TestClock has no `deleted`, and Stripe no longer finds it."""
+        clock = await _get(info, clocks.TestClock, id)
+        return None if clock is None or clock.deleted else clock
 
     @strawberry.field
     async def test_clocks(self, first: int | None = None, after: str | None = None) -> Connection[TestClock]:

@@ -12,11 +12,12 @@ from app.clock import utcnow
 from app.graphql.enums import CouponDuration
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
-from app.models import catalog, customers
+from app.models import catalog, customers, subscriptions
 from app.models import coupons as m
 
 Product = Annotated["Product", strawberry.lazy("app.graphql.types.catalog")]
 Customer = Annotated["Customer", strawberry.lazy("app.graphql.types.customers")]
+Subscription = Annotated["Subscription", strawberry.lazy("app.graphql.types.billing")]
 
 
 @strawberry.type(name="Coupon")
@@ -62,3 +63,7 @@ class Discount(Node):
     @strawberry.field
     async def customer(self, info: Info) -> Customer | None:
         return await info.context.loaders.load(customers.Customer, self.customer_id)
+
+    @strawberry.field
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await info.context.loaders.load(subscriptions.Subscription, self.subscription_id)

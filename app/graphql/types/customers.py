@@ -6,13 +6,16 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.graphql.enums import InvoiceStatus, SubscriptionStatus
 from app.graphql.pagination import Connection
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
-from app.models import clocks, coupons
+from app.models import clocks, coupons, invoices, subscriptions
 from app.models import customers as m
 
 TestClock = Annotated["TestClock", strawberry.lazy("app.graphql.types.clocks")]
+Subscription = Annotated["Subscription", strawberry.lazy("app.graphql.types.billing")]
+Invoice = Annotated["Invoice", strawberry.lazy("app.graphql.types.billing")]
 Discount = Annotated["Discount", strawberry.lazy("app.graphql.types.coupons")]
 
 
@@ -88,6 +91,20 @@ class Customer(Node):
     async def balance_transactions(self, info: Info, first: int | None = None,
                                    after: str | None = None) -> Connection["CustomerBalanceTransaction"]:
         return await info.context.loaders.page(m.CustomerBalanceTransaction, "customer_id", self.id, first, after)
+
+    @strawberry.field
+    async def subscriptions(self, info: Info, first: int | None = None, after: str | None = None,
+                            status: SubscriptionStatus | None = None) -> Connection[Subscription]:
+        filters = {"status": status.value} if status else {"status__not_in": ("canceled", "incomplete_expired")}
+        return await info.context.loaders.page(subscriptions.Subscription, "customer_id", self.id, first, after,
+                                               **filters)
+
+    @strawberry.field
+    async def invoices(self, info: Info, first: int | None = None, after: str | None = None,
+                       status: InvoiceStatus | None = None) -> Connection[Invoice]:
+        filters = {"status": status.value} if status else {}
+        return await info.context.loaders.page(invoices.Invoice, "customer_id", self.id, first, after,
+                                               deleted=False, **filters)
 
 
 @strawberry.type(name="CustomerBalanceTransaction")
