@@ -1,12 +1,15 @@
 """The aiohttp application: /graphql (API and GraphiQL), /healthz, /readyz, /metrics."""
+import asyncio
 import json
 import logging
+import re
 import time
 
 from aiohttp import web
+from arq import ArqRedis
 from strawberry.aiohttp.views import GraphQLView
 
-from app import db, keys, metrics, outbox
+from app import db, graphiql, keys, metrics, outbox
 from app.config import Settings
 from app.graphql.context import Context
 from app.graphql.errors import format_error
@@ -17,8 +20,11 @@ from app.redis import connect
 from app.request_state import GRAPHQL_PAYLOAD, OPERATION_NAME, PRINCIPAL, REQUEST_ID
 
 log = logging.getLogger("app.http")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_\-]{8,64}")
+READY_TIMEOUT = 2.0
 
 REDIS = web.AppKey("redis", object)
+QUEUE = web.AppKey("queue", ArqRedis)
 SETTINGS = web.AppKey("settings", Settings)
 
 
@@ -27,11 +33,14 @@ def error_body(message: str, *, type: str, code: str, param: str | None = None, 
 
 
 class BillingGraphQLView(GraphQLView):
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        return graphiql.render_page()
+
     async def get_context(self, request: web.Request, response) -> Context:
         redis = request.app[REDIS]
         return Context(
             principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
-            dispatch=lambda events: outbox.dispatch(redis, events),
+            dispatch=lambda events: outbox.dispatch(redis, events), enqueue=request.app[QUEUE].enqueue_job,
         )
 
     async def process_result(self, request: web.Request, result):
@@ -45,7 +54,8 @@ class BillingGraphQLView(GraphQLView):
 @web.middleware
 async def request_context(request: web.Request, handler):
     """Request id, structured access log, metrics, and a JSON api_error for anything unexpected."""
-    request_id = request.headers.get("X-Request-Id") or new_id("req", 16)
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else new_id("req", 16)
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
@@ -105,7 +115,7 @@ async def operation_name(request: web.Request, handler):
             payload = None
         if isinstance(payload, dict):
             request[GRAPHQL_PAYLOAD] = payload
-            request[OPERATION_NAME] = payload.get("operationName") or "anonymous"
+            request[OPERATION_NAME] = metrics.operation_label(payload)
     return await handler(request)
 
 
@@ -113,18 +123,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    checks = {}
+async def _check(probe) -> str:
     try:
-        await db.ping()
-        checks["database"] = "ok"
+        async with asyncio.timeout(READY_TIMEOUT):
+            await probe()
+        return "ok"
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        await request.app[REDIS].ping()
-        checks["redis"] = "ok"
-    except Exception as exc:  # noqa: BLE001
-        checks["redis"] = f"error: {type(exc).__name__}"
+        return f"error: {type(exc).__name__}"
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = {"database": await _check(db.ping), "redis": await _check(request.app[REDIS].ping)}
     ready = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ready else "unavailable", "checks": checks},
                              status=200 if ready else 503)
@@ -134,7 +143,8 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
     """manage_db=False leaves Tortoise to the caller (tests own their database)."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context, operation_name, authenticate, idempotency_middleware],
+        middlewares=[request_context, operation_name, authenticate,
+                     idempotency_middleware(settings.idempotency_ttl_seconds)],
     )
     app[SETTINGS] = settings
 
@@ -142,9 +152,11 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
         if manage_db:
             await db.init(settings.db_url)
         app[REDIS] = connect(redis_url)
+        app[QUEUE] = ArqRedis.from_url(redis_url)  # connects on first use: the API starts while Redis is down
         if settings.secret_key:
             await keys.store(settings.secret_key, name="bootstrap")
         yield
+        await app[QUEUE].aclose()
         await app[REDIS].aclose()
         if manage_db:
             await db.close()
@@ -152,6 +164,7 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
     app.cleanup_ctx.append(resources)
     view = BillingGraphQLView(schema=schema)
     app.router.add_route("*", "/graphql", view)
+    graphiql.add_assets_route(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics.handler)

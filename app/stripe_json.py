@@ -9,6 +9,8 @@ from app.models.catalog import Feature, Price, Product, ProductFeature
 from app.models.clocks import TestClock
 from app.models.coupons import Coupon, Discount
 from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
+from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
+from app.models.subscriptions import Subscription, SubscriptionItem
 
 
 def unix(value: datetime | None) -> int | None:
@@ -124,3 +126,71 @@ _SERIALIZERS: dict[type, Callable[[object], dict]] = {
 
 def to_json(obj) -> dict:
     return _SERIALIZERS[type(obj)](obj)
+
+
+def subscription(s: Subscription) -> dict:
+    pause = ({"behavior": s.pause_collection_behavior, "resumes_at": unix(s.pause_collection_resumes_at)}
+             if s.pause_collection_behavior else None)
+    return {
+        "id": s.id, "object": "subscription", "billing_cycle_anchor": unix(s.billing_cycle_anchor),
+        "cancel_at": unix(s.cancel_at), "cancel_at_period_end": s.cancel_at_period_end,
+        "canceled_at": unix(s.canceled_at), "collection_method": s.collection_method, "created": unix(s.created),
+        "currency": s.currency, "current_period_end": unix(s.current_period_end),
+        "current_period_start": unix(s.current_period_start), "customer": s.customer_id,
+        "days_until_due": s.days_until_due, "default_payment_method": s.default_payment_method_id,
+        "ended_at": unix(s.ended_at), "latest_invoice": s.latest_invoice_id, "livemode": False,
+        "metadata": s.metadata, "pause_collection": pause,
+        "plan": {"interval": s.interval, "interval_count": s.interval_count},
+        "start_date": unix(s.start_date), "status": s.status, "test_clock": s.test_clock_id,
+        "trial_end": unix(s.trial_end), "trial_start": unix(s.trial_start),
+    }
+
+
+def subscription_item(i: SubscriptionItem) -> dict:
+    return {"id": i.id, "object": "subscription_item", "created": unix(i.created), "metadata": i.metadata,
+            "price": i.price_id, "quantity": i.quantity, "subscription": i.subscription_id}
+
+
+def invoice(i: Invoice) -> dict:
+    return {
+        "id": i.id, "object": "invoice", "amount_due": i.amount_due, "amount_paid": i.amount_paid,
+        "amount_remaining": i.amount_remaining, "attempt_count": i.attempt_count, "attempted": i.attempted,
+        "auto_advance": i.auto_advance, "billing_reason": i.billing_reason, "collection_method": i.collection_method,
+        "created": unix(i.created), "currency": i.currency, "customer": i.customer_id, "description": i.description,
+        "discounts": i.discount_ids, "due_date": unix(i.due_date), "ending_balance": i.ending_balance,
+        "livemode": False, "metadata": i.metadata, "next_payment_attempt": unix(i.next_payment_attempt),
+        "number": i.number, "paid": i.status == "paid", "paid_out_of_band": i.paid_out_of_band,
+        "payment_intent": i.payment_intent_id, "period_end": unix(i.period_end),
+        "period_start": unix(i.period_start), "starting_balance": i.starting_balance, "status": i.status,
+        "status_transitions": {"finalized_at": unix(i.finalized_at), "paid_at": unix(i.paid_at),
+                               "voided_at": unix(i.voided_at),
+                               "marked_uncollectible_at": unix(i.marked_uncollectible_at)},
+        "subscription": i.subscription_id, "subtotal": i.subtotal, "test_clock": i.test_clock_id, "total": i.total,
+        "total_discount_amounts": i.total_discount_amounts,
+    }
+
+
+def invoice_item(i: InvoiceItem) -> dict:
+    return {
+        "id": i.id, "object": "invoiceitem", "amount": i.amount, "currency": i.currency, "customer": i.customer_id,
+        "date": unix(i.created), "description": i.description, "discountable": i.discountable,
+        "invoice": i.invoice_id, "livemode": False, "metadata": i.metadata,
+        "period": {"start": unix(i.period_start), "end": unix(i.period_end)}, "price": i.price_id,
+        "proration": i.proration, "quantity": i.quantity, "subscription": i.subscription_id,
+        "unit_amount_decimal": decimal_str(i.unit_amount_decimal),
+    }
+
+
+def payment_intent(p: PaymentIntent) -> dict:
+    return {
+        "id": p.id, "object": "payment_intent", "amount": p.amount, "amount_received": p.amount_received,
+        "created": unix(p.created), "currency": p.currency, "customer": p.customer_id, "invoice": p.invoice_id,
+        "last_payment_error": p.last_payment_error, "livemode": False, "payment_method": p.payment_method_id,
+        "status": p.status,
+    }
+
+
+_SERIALIZERS.update({
+    Subscription: subscription, SubscriptionItem: subscription_item, Invoice: invoice, InvoiceItem: invoice_item,
+    PaymentIntent: payment_intent,
+})

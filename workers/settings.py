@@ -7,7 +7,7 @@ from arq.connections import RedisSettings
 from app import db
 from app.config import load
 from app.logs import setup_logging
-from workers import maintenance
+from workers import billing, maintenance
 
 
 async def startup(ctx: dict) -> None:
@@ -21,7 +21,9 @@ async def shutdown(ctx: dict) -> None:
 
 
 class WorkerSettings:
+    functions = [billing.advance_test_clock]
     cron_jobs = [
+        cron(billing.run_due_billing, second={0}, unique=True, run_at_startup=True),
         cron(maintenance.sweep_outbox, second={0, 30}, unique=True, run_at_startup=True),
         cron(maintenance.purge_idempotency_records, minute={5}, second={0}, unique=True),
     ]

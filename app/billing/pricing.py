@@ -107,14 +107,16 @@ def amount_for(price: Any, quantity: int) -> int:
     its flat amount. A quantity of 0 falls in the first tier in both modes (see the module doc),
     so it costs the first tier's flat amount. Negative quantities raise PricingError (a ValueError).
     """
+    return round_amount(exact_amount_for(price, quantity))
+
+
+def exact_amount_for(price: Any, quantity: int) -> Decimal:
+    """amount_for before its rounding: what prorations scale, so a line is still rounded only once."""
     _check_quantity(quantity)
-    if _scheme(price) == "per_unit":
-        units = transformed_quantity(price, quantity)
-        with localcontext(_EXACT):
-            return round_amount(units * unit_amount_of(price))
     with localcontext(_EXACT):
-        total = sum((charge.amount for charge in tier_breakdown(price, quantity)), _ZERO)
-    return round_amount(total)
+        if _scheme(price) == "per_unit":
+            return transformed_quantity(price, quantity) * unit_amount_of(price)
+        return sum((charge.amount for charge in tier_breakdown(price, quantity)), _ZERO)
 
 
 def tier_breakdown(price: Any, quantity: int) -> list[TierCharge]:

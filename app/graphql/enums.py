@@ -83,3 +83,74 @@ class InvoiceStatus(Enum):
     PAID = "paid"
     VOID = "void"
     UNCOLLECTIBLE = "uncollectible"
+
+
+@strawberry.enum
+class CollectionMethod(Enum):
+    CHARGE_AUTOMATICALLY = "charge_automatically"
+    SEND_INVOICE = "send_invoice"
+
+
+@strawberry.enum
+class ProrationBehavior(Enum):
+    CREATE_PRORATIONS = "create_prorations"
+    NONE = "none"
+    ALWAYS_INVOICE = "always_invoice"
+
+
+@strawberry.enum
+class PaymentBehavior(Enum):
+    ALLOW_INCOMPLETE = "allow_incomplete"
+    DEFAULT_INCOMPLETE = "default_incomplete"
+    ERROR_IF_INCOMPLETE = "error_if_incomplete"
+
+
+@strawberry.enum
+class BillingCycleAnchorChoice(Enum):
+    NOW = "now"
+    UNCHANGED = "unchanged"
+
+
+@strawberry.enum
+class PauseCollectionBehavior(Enum):
+    KEEP_AS_DRAFT = "keep_as_draft"
+    MARK_UNCOLLECTIBLE = "mark_uncollectible"
+    VOID = "void"
+
+
+@strawberry.enum
+class BillingReason(Enum):
+    SUBSCRIPTION_CREATE = "subscription_create"
+    SUBSCRIPTION_CYCLE = "subscription_cycle"
+    SUBSCRIPTION_UPDATE = "subscription_update"
+    SUBSCRIPTION_THRESHOLD = "subscription_threshold"
+    MANUAL = "manual"
+    UPCOMING = "upcoming"
+
+
+@strawberry.enum
+class InvoiceLineType(Enum):
+    SUBSCRIPTION = "subscription"
+    INVOICEITEM = "invoiceitem"
+
+
+@strawberry.enum
+class LineRemovalBehavior(Enum):
+    DELETE = "delete"
+    UNASSIGN = "unassign"
+
+
+@strawberry.enum
+class PendingInvoiceItemsBehavior(Enum):
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+
+
+@strawberry.enum
+class PaymentIntentStatus(Enum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"

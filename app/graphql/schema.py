@@ -9,35 +9,41 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from app.graphql.enums import InvoiceStatus, SubscriptionStatus
+from app.config import load
+from app.graphql.billing_queries import BillingQueries
+from app.graphql.limits import QueryCostLimiter
+from app.graphql.mutations.billing import BillingMutations
 from app.graphql.mutations.catalog import CatalogMutations
 from app.graphql.mutations.clocks import ClockMutations
 from app.graphql.mutations.coupons import CouponMutations
 from app.graphql.mutations.customers import CustomerMutations
-from app.graphql.queries import Query
+from app.graphql.queries import Query as CatalogQueries
 from app.graphql.scalars import SCALARS
 from app.graphql.types.catalog import ProductFeature
 from app.graphql.types.common import DeletedObject
 from app.graphql.types.coupons import Discount
 from app.graphql.types.customers import CustomerBalanceTransaction, PaymentMethod
 
-MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
 CACHE_SIZE = 512
 
 
 @strawberry.type
-class Mutation(CatalogMutations, CustomerMutations, CouponMutations, ClockMutations):
+class Query(CatalogQueries, BillingQueries):
     pass
 
 
-def build_schema(max_depth: int = MAX_DEPTH) -> strawberry.Schema:
+@strawberry.type
+class Mutation(CatalogMutations, CustomerMutations, CouponMutations, ClockMutations, BillingMutations):
+    pass
+
+
+def build_schema(max_depth: int = load().max_query_depth) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[ProductFeature, PaymentMethod, CustomerBalanceTransaction, Discount, DeletedObject,
-               SubscriptionStatus, InvoiceStatus],
+        types=[ProductFeature, PaymentMethod, CustomerBalanceTransaction, Discount, DeletedObject],
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             lambda: ParserCache(maxsize=CACHE_SIZE),
@@ -45,6 +51,7 @@ def build_schema(max_depth: int = MAX_DEPTH) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            QueryCostLimiter,
         ],
     )
 

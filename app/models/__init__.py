@@ -7,4 +7,6 @@ MODULES = [
     "app.models.clocks",
     "app.models.events",
     "app.models.access",
+    "app.models.subscriptions",
+    "app.models.invoices",
 ]

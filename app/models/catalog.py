@@ -48,6 +48,7 @@ class Price(StripeObject):
 
     class Meta:
         table = "prices"
+        indexes = (("product_id", "created", "id"),)
 
 
 class Feature(StripeObject):
@@ -68,4 +69,5 @@ class ProductFeature(StripeObject):
 
     class Meta:
         table = "product_features"
+        indexes = (("product_id", "created", "id"),)
         unique_together = (("product", "feature"),)

@@ -25,7 +25,9 @@ class Coupon(StripeObject):
 class Discount(StripeObject):
     coupon = fields.ForeignKeyField("models.Coupon", related_name="discounts", on_delete=fields.RESTRICT)
     customer = fields.ForeignKeyField("models.Customer", null=True, related_name="discounts")
-    subscription_id = fields.CharField(max_length=64, null=True)
+    subscription_id = fields.CharField(max_length=64, null=True, db_index=True)
+    # A discount made for one invoice (createInvoice with a coupon).
+    invoice_id = fields.CharField(max_length=64, null=True)
     start = fields.DatetimeField()
     end = fields.DatetimeField(null=True)
     # When the discount stopped applying (replaced or removed); null while it applies.
@@ -33,3 +35,4 @@ class Discount(StripeObject):
 
     class Meta:
         table = "discounts"
+        indexes = (("customer_id", "created", "id"),)

@@ -41,6 +41,7 @@ class PaymentMethod(StripeObject):
 
     class Meta:
         table = "payment_methods"
+        indexes = (("customer_id", "created", "id"),)
 
 
 class CustomerBalanceTransaction(StripeObject):
@@ -56,3 +57,4 @@ class CustomerBalanceTransaction(StripeObject):
 
     class Meta:
         table = "customer_balance_transactions"
+        indexes = (("customer_id", "created", "id"),)

@@ -14,3 +14,4 @@ class Event(StripeObject):
 
     class Meta:
         table = "events"
+        indexes = (("created", "id"),)

@@ -1,0 +1,293 @@
+"""Invoices: building lines, totals (discounts, customer balance), numbering, and the status machine.
+
+DRAFT -> OPEN (finalize) -> PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE -> PAID | VOID. Only drafts
+are edited or deleted. Numbers (<invoice_prefix>-0001, ...) are taken at finalization under the
+customer's row lock, so they are gapless; a unique constraint makes them unique.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from app.billing import events
+from app.billing.discount_allocation import allocate
+from app.billing.errors import invalid
+from app.ids import new_id
+from app.models.catalog import Price
+from app.models.coupons import Coupon, Discount
+from app.models.customers import Customer, CustomerBalanceTransaction
+from app.models.invoices import Invoice, InvoiceItem, InvoiceLineItem
+from app.models.subscriptions import Subscription
+
+AUTO_FINALIZE_AFTER = timedelta(hours=1)
+TRANSITIONS = {
+    "draft": {"open"},
+    "open": {"paid", "void", "uncollectible"},
+    "uncollectible": {"paid", "void"},
+}
+
+
+@dataclass
+class LineSpec:
+    """A line to put on an invoice (subscription line or invoice item)."""
+
+    amount: int
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    description: str | None = None
+    type: str = "subscription"
+    discountable: bool = True
+    price_id: str | None = None
+    proration: bool = False
+    quantity: int | None = None
+    unit_amount_excluding_tax: Decimal | None = None
+    subscription_id: str | None = None
+    subscription_item_id: str | None = None
+    invoice_item_id: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+def check_transition(invoice: Invoice, target: str) -> None:
+    if target not in TRANSITIONS.get(invoice.status, set()):
+        raise invalid(f"This invoice is {invoice.status}; it cannot become {target}.", "id")
+
+
+def require_draft(invoice: Invoice) -> None:
+    if invoice.status != "draft":
+        raise invalid(f"This invoice is {invoice.status}: only draft invoices can be changed.", "id")
+
+
+def item_line(item: InvoiceItem) -> LineSpec:
+    return LineSpec(
+        amount=item.amount, currency=item.currency, period_start=item.period_start, period_end=item.period_end,
+        description=item.description, type="invoiceitem", discountable=item.discountable, price_id=item.price_id,
+        proration=item.proration, quantity=item.quantity,
+        unit_amount_excluding_tax=item.unit_amount_decimal, subscription_id=item.subscription_id,
+        subscription_item_id=item.subscription_item_id, invoice_item_id=item.id, metadata=item.metadata,
+    )
+
+
+async def pending_items(customer_id: str, *, subscription_id: str | None = None,
+                        everything: bool = False) -> list[InvoiceItem]:
+    """Pending invoice items: the subscription's own and the customer's general ones (or all of them)."""
+    query = InvoiceItem.filter(customer_id=customer_id, invoice_id=None, deleted=False)
+    items = await query.order_by("created", "id")
+    if everything:
+        return items
+    return [i for i in items if i.subscription_id in (None, subscription_id)]
+
+
+def _line_model(invoice: Invoice, spec: LineSpec, position: int) -> InvoiceLineItem:
+    return InvoiceLineItem(
+        id=new_id("il"), invoice_id=invoice.id, type=spec.type, amount=spec.amount, currency=spec.currency,
+        description=spec.description, discountable=spec.discountable, period_start=spec.period_start,
+        period_end=spec.period_end, price_id=spec.price_id, proration=spec.proration, quantity=spec.quantity,
+        unit_amount_excluding_tax=spec.unit_amount_excluding_tax, subscription_id=spec.subscription_id,
+        subscription_item_id=spec.subscription_item_id, invoice_item_id=spec.invoice_item_id,
+        metadata=spec.metadata, position=position, created=invoice.created,
+    )
+
+
+async def applicable_discounts(invoice: Invoice, now: datetime) -> list[Discount]:
+    """The invoice's own discount, else the subscription's, else the customer's (Stripe's precedence)."""
+    scopes = [Discount.filter(id__in=invoice.discount_ids)] if invoice.discount_ids else []
+    if invoice.subscription_id:
+        scopes.append(Discount.filter(subscription_id=invoice.subscription_id, ended_at=None))
+    scopes.append(Discount.filter(customer_id=invoice.customer_id, subscription_id=None, invoice_id=None,
+                                  ended_at=None))
+    for scope in scopes:
+        found = [d for d in await scope if d.start <= now and (d.end is None or now < d.end)]
+        if found:
+            return found[:1]
+    return []
+
+
+async def compute_totals(invoice: Invoice, lines: list[InvoiceLineItem], now: datetime) -> None:
+    """Subtotal, discounts per line and in total, and total. The balance is applied at finalization."""
+    invoice.subtotal = sum(line.amount for line in lines)
+    for line in lines:
+        line.discount_amounts = []
+    totals: list[dict] = []
+    discounts = await applicable_discounts(invoice, now)
+    if discounts:
+        price_ids = {line.price_id for line in lines if line.price_id}
+        product_of_price = dict(await Price.filter(id__in=price_ids).values_list("id", "product_id"))
+        for discount in discounts:
+            coupon = await Coupon.get(id=discount.coupon_id)
+            parts = allocate(coupon, lines, invoice.currency, product_of_price)
+            for line, part in zip(lines, parts, strict=True):
+                if part:
+                    line.discount_amounts.append({"amount": part, "discount": discount.id})
+            if sum(parts):
+                totals.append({"amount": sum(parts), "discount": discount.id})
+    invoice.discount_ids = [d.id for d in discounts]
+    invoice.total_discount_amounts = totals
+    invoice.total = invoice.subtotal - sum(t["amount"] for t in totals)
+    invoice.amount_due = max(invoice.total, 0)
+    invoice.amount_remaining = invoice.amount_due
+
+
+async def replace_lines(invoice: Invoice, lines: list[InvoiceLineItem], now: datetime) -> None:
+    """Recompute totals and save the invoice with exactly these lines (drafts)."""
+    await compute_totals(invoice, lines, now)
+    await InvoiceLineItem.filter(invoice_id=invoice.id).exclude(id__in=[line.id for line in lines]).delete()
+    for position, line in enumerate(lines):
+        line.position = position
+        await line.save()
+    await invoice.save()
+
+
+async def current_lines(invoice: Invoice) -> list[InvoiceLineItem]:
+    return await InvoiceLineItem.filter(invoice_id=invoice.id).order_by("position", "id")
+
+
+async def create_invoice(customer: Customer, *, now: datetime, billing_reason: str, specs: list[LineSpec],
+                         currency: str, period_start: datetime, period_end: datetime,
+                         subscription: Subscription | None = None, collection_method: str = "charge_automatically",
+                         days_until_due: int | None = None, description: str | None = None,
+                         auto_advance: bool = True, pending: list[InvoiceItem] = (), metadata: dict | None = None,
+                         discount_ids: list[str] | None = None, cycle_key: str | None = None,
+                         save: bool = True) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """A draft invoice with these lines plus the pending items it takes; saved unless `save` is False
+    (upcoming-invoice previews)."""
+    invoice = Invoice(
+        id=new_id("in") if save else new_id("upcoming"), customer_id=customer.id,
+        subscription_id=subscription.id if subscription else None, status="draft", billing_reason=billing_reason,
+        cycle_key=cycle_key, collection_method=collection_method, currency=currency, description=description,
+        period_start=period_start, period_end=period_end, auto_advance=auto_advance,
+        automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
+        days_until_due=days_until_due, test_clock_id=customer.test_clock_id, created=now,
+        metadata=metadata or {}, discount_ids=discount_ids or [], starting_balance=customer.balance,
+    )
+    specs = [*specs, *(item_line(item) for item in pending)]
+    lines = [_line_model(invoice, spec, i) for i, spec in enumerate(specs)]
+    await compute_totals(invoice, lines, now)
+    if not save:
+        return invoice, lines
+    await invoice.save(force_create=True)
+    await InvoiceLineItem.bulk_create(lines)
+    if pending:
+        await InvoiceItem.filter(id__in=[item.id for item in pending]).update(invoice_id=invoice.id)
+    await events.record("invoice.created", invoice, created=now)
+    return invoice, lines
+
+
+async def _take_number(customer: Customer) -> str:
+    locked = await Customer.filter(id=customer.id).select_for_update().first()
+    number = f"{locked.invoice_prefix}-{locked.next_invoice_sequence:04d}"
+    await Customer.filter(id=customer.id).update(next_invoice_sequence=locked.next_invoice_sequence + 1)
+    return number
+
+
+async def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) -> None:
+    """Stripe's customer balance: credit (negative) reduces what is due; debt adds to it; a negative
+    total becomes credit."""
+    locked = await Customer.filter(id=customer.id).select_for_update().first()
+    invoice.starting_balance = locked.balance
+    position = invoice.total + locked.balance
+    invoice.amount_due = max(position, 0)
+    invoice.amount_remaining = invoice.amount_due
+    invoice.ending_balance = min(position, 0)
+    change = invoice.ending_balance - locked.balance
+    if change:
+        await Customer.filter(id=locked.id).update(balance=invoice.ending_balance)
+        await CustomerBalanceTransaction.create(
+            id=new_id("cbtxn"), customer_id=locked.id, amount=change, currency=invoice.currency,
+            ending_balance=invoice.ending_balance, invoice_id=invoice.id, type="applied_to_invoice", created=now,
+        )
+
+
+async def finalize(invoice: Invoice, now: datetime) -> Invoice:
+    """DRAFT -> OPEN: number, balance, due date. An invoice with nothing due is paid at once."""
+    check_transition(invoice, "open")
+    customer = await Customer.get(id=invoice.customer_id)
+    lines = await current_lines(invoice)
+    await compute_totals(invoice, lines, now)
+    for line in lines:
+        await line.save(update_fields=["discount_amounts"])
+    await _apply_balance(invoice, customer, now)
+    await _end_once_discounts(invoice, now)
+    invoice.number = await _take_number(customer)
+    invoice.status = "open"
+    invoice.finalized_at = now
+    invoice.automatically_finalizes_at = None
+    if invoice.collection_method == "send_invoice":
+        invoice.due_date = invoice.due_date or now + timedelta(days=invoice.days_until_due or 30)
+    await invoice.save()
+    await events.record("invoice.finalized", invoice, created=now)
+    if invoice.amount_due == 0:
+        await mark_paid(invoice, now)
+    return invoice
+
+
+async def _end_once_discounts(invoice: Invoice, now: datetime) -> None:
+    """A ONCE coupon's discount ends with the first invoice it was applied to."""
+    for discount in await Discount.filter(id__in=invoice.discount_ids, ended_at=None):
+        coupon = await Coupon.get(id=discount.coupon_id)
+        if coupon.duration == "once" and discount.invoice_id is None:
+            discount.ended_at = now
+            discount.end = now
+            await discount.save(update_fields=["ended_at", "end"])
+
+
+async def mark_paid(invoice: Invoice, now: datetime, *, out_of_band: bool = False) -> Invoice:
+    check_transition(invoice, "paid")
+    before = events.snapshot(invoice)
+    invoice.status = "paid"
+    invoice.amount_paid = invoice.amount_due
+    invoice.amount_remaining = 0
+    invoice.paid_at = now
+    invoice.paid_out_of_band = out_of_band
+    invoice.next_payment_attempt = None
+    await invoice.save()
+    await events.record_update("invoice.updated", invoice, before, created=now)
+    await events.record("invoice.paid", invoice, created=now)
+    return invoice
+
+
+async def void(invoice: Invoice, now: datetime) -> Invoice:
+    check_transition(invoice, "void")
+    invoice.status = "void"
+    invoice.voided_at = now
+    invoice.amount_remaining = 0
+    invoice.next_payment_attempt = None
+    await invoice.save()
+    await _restore_balance(invoice, now)
+    await events.record("invoice.voided", invoice, created=now)
+    return invoice
+
+
+async def _restore_balance(invoice: Invoice, now: datetime) -> None:
+    """Voiding gives back the customer balance the invoice consumed or credited."""
+    applied = await CustomerBalanceTransaction.filter(invoice_id=invoice.id, type="applied_to_invoice").first()
+    if applied is None:
+        return
+    locked = await Customer.filter(id=invoice.customer_id).select_for_update().first()
+    balance = locked.balance - applied.amount
+    await Customer.filter(id=locked.id).update(balance=balance)
+    await CustomerBalanceTransaction.create(
+        id=new_id("cbtxn"), customer_id=locked.id, amount=-applied.amount, currency=invoice.currency,
+        ending_balance=balance, invoice_id=invoice.id, type="unapplied_from_invoice", created=now,
+    )
+
+
+async def mark_uncollectible(invoice: Invoice, now: datetime) -> Invoice:
+    check_transition(invoice, "uncollectible")
+    invoice.status = "uncollectible"
+    invoice.marked_uncollectible_at = now
+    invoice.next_payment_attempt = None
+    await invoice.save()
+    await events.record("invoice.marked_uncollectible", invoice, created=now)
+    return invoice
+
+
+async def delete_draft(invoice: Invoice, now: datetime) -> Invoice:
+    """Only drafts can be deleted; their invoice items become pending again."""
+    require_draft(invoice)
+    await InvoiceItem.filter(invoice_id=invoice.id).update(invoice_id=None)
+    invoice.deleted = True
+    invoice.cycle_key = None
+    await invoice.save(update_fields=["deleted", "cycle_key"])
+    await InvoiceLineItem.filter(invoice_id=invoice.id).delete()
+    await events.record("invoice.deleted", invoice, created=now)
+    return invoice

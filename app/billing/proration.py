@@ -1,0 +1,45 @@
+"""Prorations, to the second, as Stripe computes them.
+
+A change at instant t inside the period [start, end) credits the unused part of the old item
+("Unused time on ...", negative) and charges the rest of the period for the new one ("Remaining
+time on ...", positive): exact amount x (end - t) / (end - start), rounded half-up once per line.
+Proration lines are never discountable.
+"""
+from datetime import datetime
+from decimal import Decimal
+
+from app.billing.invoicing import LineSpec
+from app.billing.pricing import exact_amount_for, round_amount
+from app.models.catalog import Price, Product
+
+
+def fraction(start: datetime, end: datetime, at: datetime) -> Decimal:
+    """The share of [start, end) that remains after `at` (0 before the period's end is reached)."""
+    total = int((end - start).total_seconds())
+    remaining = int((end - at).total_seconds())
+    if total <= 0 or remaining <= 0:
+        return Decimal(0)
+    return Decimal(min(remaining, total)) / Decimal(total)
+
+
+async def _describe(price: Price, quantity: int | None) -> str:
+    product = await Product.get(id=price.product_id)
+    return f"{quantity or 1} × {product.name}" if (quantity or 1) != 1 else product.name
+
+
+async def proration_line(*, price: Price, quantity: int | None, start: datetime, end: datetime, at: datetime,
+                         credit: bool, subscription_id: str, subscription_item_id: str | None) -> LineSpec | None:
+    """One proration line; None when the share or the amount is nothing."""
+    share = fraction(start, end, at)
+    if price.recurring_usage_type == "metered" or share == 0:
+        return None
+    amount = round_amount(exact_amount_for(price, quantity or 0) * share)
+    if amount == 0:
+        return None
+    label = "Unused time on" if credit else "Remaining time on"
+    return LineSpec(
+        amount=-amount if credit else amount, currency=price.currency, period_start=at, period_end=end,
+        description=f"{label} {await _describe(price, quantity)} after {at:%d %b %Y}",
+        discountable=False, price_id=price.id, proration=True, quantity=quantity,
+        subscription_id=subscription_id, subscription_item_id=subscription_item_id,
+    )

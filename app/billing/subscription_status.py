@@ -1,0 +1,40 @@
+"""Stripe's subscription status machine as payments succeed or fail."""
+from datetime import datetime
+
+from app.billing import events
+from app.billing.payments_policy import after_retries_exhausted
+from app.models.invoices import Invoice
+from app.models.subscriptions import Subscription
+
+
+async def set_status(sub: Subscription, status: str, now: datetime) -> None:
+    if sub.status == status:
+        return
+    before = events.snapshot(sub)
+    sub.status = status
+    if status in ("canceled", "incomplete_expired"):
+        sub.ended_at = now
+        sub.canceled_at = sub.canceled_at or now
+    await sub.save()
+    if status == "canceled":
+        await events.record("customer.subscription.deleted", sub, created=now)
+    else:
+        await events.record_update("customer.subscription.updated", sub, before, created=now)
+
+
+async def after_payment(invoice: Invoice, paid: bool, now: datetime) -> None:
+    """Paid: an incomplete, past-due or unpaid subscription becomes active. Failed: a renewal makes it
+    past due, and when retries are exhausted it becomes canceled (or unpaid, by setting)."""
+    if not invoice.subscription_id:
+        return
+    sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
+    if sub is None or sub.status in ("canceled", "incomplete_expired"):
+        return
+    if paid:
+        if sub.status in ("incomplete", "past_due", "unpaid"):
+            await set_status(sub, "active", now)
+        return
+    if invoice.billing_reason == "subscription_create":
+        return
+    exhausted = invoice.collection_method == "charge_automatically" and invoice.next_payment_attempt is None
+    await set_status(sub, after_retries_exhausted() if exhausted else "past_due", now)

@@ -1,0 +1,76 @@
+"""Stripe's upcoming invoice: what the subscription's next invoice would hold, optionally after a
+change. The change is made for real inside a transaction that is then rolled back, so a preview
+gives exactly the amounts the same update (with the same proration date) produces, and nothing
+is ever stored."""
+from tortoise.transactions import in_transaction
+
+from app.billing.errors import BillingError, invalid
+from app.billing.invoicing import create_invoice, pending_items
+from app.billing.periods import next_boundary
+from app.billing.subscriptions import LIVE, live_items, metered_lines, period_lines, update_subscription
+from app.clock import now_for
+from app.models.customers import Customer
+from app.models.invoices import Invoice, InvoiceLineItem
+from app.models.subscriptions import Subscription
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def _subscription(customer: str | None, subscription: str | None) -> Subscription:
+    if subscription is not None:
+        sub = await Subscription.get_or_none(id=subscription)
+        if sub is None or (customer is not None and sub.customer_id != customer):
+            raise BillingError(f"No such subscription: '{subscription}'", code="resource_missing",
+                               param="subscription")
+        return sub
+    if customer is None:
+        raise BillingError("Pass a customer or a subscription.", code="parameter_missing", param="customer")
+    if not await Customer.exists(id=customer):
+        raise BillingError(f"No such customer: '{customer}'", code="resource_missing", param="customer")
+    sub = await Subscription.filter(customer_id=customer, status__in=LIVE).order_by("current_period_end").first()
+    if sub is None:
+        raise BillingError("No upcoming invoices for this customer.", code="invoice_upcoming_none",
+                           param="customer")
+    return sub
+
+
+async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """The invoice the subscription's next renewal would create, unsaved."""
+    if sub.status in ("canceled", "incomplete_expired"):
+        raise invalid(f"This subscription is {sub.status}: it has no upcoming invoice.", "subscription")
+    customer = await Customer.get(id=sub.customer_id)
+    start = sub.current_period_end
+    anchor = sub.trial_end if sub.status == "trialing" and sub.trial_end == start else sub.billing_cycle_anchor
+    end = next_boundary(anchor, sub.interval, sub.interval_count, start)
+    items = await live_items(sub)
+    specs = [*await period_lines(sub, items, start, end),
+             *await metered_lines(sub, items, sub.current_period_start, start)]
+    return await create_invoice(
+        customer, now=start, billing_reason="upcoming", specs=specs, currency=sub.currency,
+        period_start=sub.current_period_start, period_end=start, subscription=sub,
+        collection_method=sub.collection_method, days_until_due=sub.days_until_due, auto_advance=False,
+        pending=await pending_items(customer.id, subscription_id=sub.id), save=False,
+    )
+
+
+async def upcoming_invoice(*, customer: str | None = None, subscription: str | None = None,
+                           details: dict | None = None) -> tuple[Invoice, list[InvoiceLineItem]]:
+    sub = await _subscription(customer, subscription)
+    if not details:
+        return await next_invoice(sub)
+    owner = await Customer.get(id=sub.customer_id)
+    now = await now_for(owner)
+    changes = dict(details)
+    if changes.get("proration_behavior") == "always_invoice":
+        changes["proration_behavior"] = "create_prorations"
+    preview = None
+    try:
+        async with in_transaction():
+            updated = await update_subscription(sub.id, changes, now)
+            preview = await next_invoice(updated)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return preview
