@@ -136,3 +136,22 @@ async def pg_api(pg_db, redis, redis_url):
     await keys.store(secret, name="test")
     async with TestClient(TestServer(app)) as client:
         yield Api(client, secret)
+
+
+@pytest_asyncio.fixture
+async def run_worker(redis_url):
+    """Run a real arq worker (burst mode) over the jobs queued so far, in this test's database context."""
+    from arq import Worker
+    from arq.connections import RedisSettings
+
+    from workers.settings import WorkerSettings
+
+    async def run() -> None:
+        worker = Worker(functions=WorkerSettings.functions, redis_settings=RedisSettings.from_dsn(redis_url),
+                        burst=True, poll_delay=0.01, handle_signals=False, max_jobs=5)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    return run

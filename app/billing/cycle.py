@@ -40,7 +40,7 @@ class Step:
 
 
 async def _first(query, field: str, kind: str, offset: timedelta = timedelta(0)) -> Step | None:
-    row = await query.order_by(field, "id").values_list(field, "id").first()
+    row = await query.order_by(field, "id").first().values_list(field, "id")
     return Step(row[0] + offset, kind, row[1]) if row else None
 
 

@@ -73,10 +73,10 @@ async def _payment_method_for(invoice: Invoice, explicit: str | None) -> Payment
     """The payment method given, else the subscription's default, else the customer's default."""
     candidates = [explicit]
     if invoice.subscription_id:
-        candidates.append(await Subscription.filter(id=invoice.subscription_id).values_list(
-            "default_payment_method_id", flat=True).first())
-    candidates.append(await Customer.filter(id=invoice.customer_id).values_list(
-        "default_payment_method_id", flat=True).first())
+        candidates.append(await Subscription.filter(id=invoice.subscription_id).first().values_list(
+            "default_payment_method_id", flat=True))
+    candidates.append(await Customer.filter(id=invoice.customer_id).first().values_list(
+        "default_payment_method_id", flat=True))
     for pm_id in candidates:
         if pm_id:
             pm = await PaymentMethod.get_or_none(id=pm_id)

@@ -64,7 +64,7 @@ def _check_compatible(prices: list[Price], param: str = "items") -> tuple[str, s
 
 
 async def _product_name(price: Price) -> str:
-    return await Product.filter(id=price.product_id).values_list("name", flat=True).first() or price.product_id
+    return await Product.filter(id=price.product_id).first().values_list("name", flat=True) or price.product_id
 
 
 async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: datetime, end: datetime, *,
