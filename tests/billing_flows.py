@@ -41,7 +41,8 @@ async def create_customer(api, clock: str | None, card: str | None = "pm_card_vi
 
 async def subscribe(api, customer: str, price: str, quantity: int = 1, **extra) -> dict:
     data = await api.ok(
-        f"mutation($input: CreateSubscriptionInput!) {{ createSubscription(input: $input) {{ {SUBSCRIPTION_FIELDS} }} }}",
+        "mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { "
+        f"{SUBSCRIPTION_FIELDS} }} }}",
         {"input": {"customer": customer, "items": [{"price": price, "quantity": quantity}], **extra}})
     return data["createSubscription"]
 
@@ -53,8 +54,8 @@ async def subscription(api, id: str) -> dict:
 
 async def invoices_of(api, subscription_id: str) -> list[dict]:
     """The subscription's invoices, oldest first."""
-    data = await api.ok(f"query($s: ID!) {{ invoices(subscription: $s, first: 100) {{ nodes {{ {INVOICE_FIELDS} }} }} }}",
-                        {"s": subscription_id})
+    query = f"query($s: ID!) {{ invoices(subscription: $s, first: 100) {{ nodes {{ {INVOICE_FIELDS} }} }} }}"
+    data = await api.ok(query, {"s": subscription_id})
     return list(reversed(data["invoices"]["nodes"]))
 
 
