@@ -213,3 +213,11 @@ async def test_a_no_op_update_records_nothing(api):
                         "{ updated } }", {"id": prod["createProduct"]["id"]})
     assert same["updateProduct"]["updated"] == prod["createProduct"]["updated"]
     assert [e["type"] for e in await events(api, "type")] == ["product.created"]
+
+
+async def test_events_of_one_second_list_in_the_order_they_happened(api):
+    names = [f"P{i}" for i in range(8)]
+    for name in names:
+        await api.ok("mutation($n: String!) { createProduct(input: {name: $n}) { id } }", {"n": name})
+    data = await api.ok('query { events(first: 8, type: "product.created") { nodes { data } } }')
+    assert [n["data"]["object"]["name"] for n in data["events"]["nodes"]] == list(reversed(names))
