@@ -16,7 +16,7 @@ async def create_test_clock(*, frozen_time, name: str | None = None) -> TestCloc
         id=new_id("clock"), frozen_time=frozen_time.replace(microsecond=0),
         name=validation.string(name, "name", max_length=300),
     )
-    await events.record("test_helpers.test_clock.created", clock)
+    await events.record("test_helpers.test_clock.created", clock, created=clock.frozen_time)
     return clock
 
 
@@ -58,7 +58,7 @@ async def start_advance(id: str, frozen_time: datetime) -> TestClock:
     clock.status = "advancing"
     clock.advance_to = frozen_time
     await clock.save(update_fields=["status", "advance_to"])
-    await events.record("test_helpers.test_clock.advancing", clock)
+    await events.record("test_helpers.test_clock.advancing", clock, created=clock.frozen_time)
     return clock
 
 

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 from app.billing import discounts, events, payment_methods, validation
 from app.billing.errors import invalid
 from app.billing.lookup import get
+from app.billing.subscriptions import cancel_for_customer
 from app.clock import now_for
 from app.ids import new_id
 from app.models.clocks import TestClock
@@ -108,6 +109,7 @@ async def delete_customer(id: str) -> Customer:
     now = await now_for(customer)
     customer.deleted = True
     await customer.save(update_fields=["deleted"])
+    await cancel_for_customer(customer.id, now)
     await discounts.end_customer_discount(customer, now)
     await events.record("customer.deleted", customer, created=now)
     return customer

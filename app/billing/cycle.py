@@ -18,7 +18,7 @@ from app.billing import events
 from app.billing.events import atomic
 from app.billing.invoicing import create_invoice, finalize, mark_uncollectible, pending_items, void
 from app.billing.payments import collect
-from app.billing.periods import next_boundary
+from app.billing.periods import next_boundary, previous_boundary
 from app.billing.subscription_status import set_status
 from app.billing.subscriptions import cancel, cycle_key, live_items, metered_lines, period_lines
 from app.models.customers import Customer
@@ -28,6 +28,8 @@ from app.models.subscriptions import Subscription
 TRIAL_WILL_END_BEFORE = timedelta(days=3)
 INCOMPLETE_EXPIRES_AFTER = timedelta(hours=23)
 RENEWING = ("trialing", "active", "past_due", "unpaid", "paused")
+# Their invoices are still finalized, but not charged: unpaid (as Stripe) and paused ones.
+NOT_CHARGED = ("unpaid", "paused")
 
 Dispatch = Callable[[list], Awaitable[None]]
 
@@ -113,14 +115,17 @@ async def period_end(id: str, at: datetime) -> None:
     old_start = sub.current_period_start
     trial_ends = sub.status == "trialing" and sub.trial_end is not None and sub.trial_end <= at
     if trial_ends:
-        sub.billing_cycle_anchor = sub.trial_end
+        sub.billing_cycle_anchor = max(sub.billing_cycle_anchor, sub.trial_end)  # keep a later explicit anchor
         sub.status = "active"
     sub.current_period_start = at
     sub.current_period_end = next_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at)
     if sub.status != "paused":
         customer = await Customer.get(id=sub.customer_id)
         items = await live_items(sub)
-        specs = [*await period_lines(sub, items, at, sub.current_period_end),
+        # A trial ending before its billing_cycle_anchor starts a short period, prorated up to the anchor.
+        on_boundary = previous_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at) == at
+        specs = [*await period_lines(sub, items, at, sub.current_period_end,
+                                     whole=None if on_boundary else sub.current_period_end),
                  *await metered_lines(sub, items, old_start, at)]
         keep_as_draft = sub.pause_collection_behavior == "keep_as_draft"
         invoice, _ = await create_invoice(
@@ -147,7 +152,8 @@ async def trial_will_end(id: str, at: datetime) -> None:
         return
     sub.trial_will_end_notified = True
     await sub.save(update_fields=["trial_will_end_notified"])
-    await events.record("customer.subscription.trial_will_end", sub, created=at)
+    # A trial shorter than 3 days is notified at once, never before it started.
+    await events.record("customer.subscription.trial_will_end", sub, created=max(at, sub.trial_start or sub.created))
 
 
 async def expire_incomplete(id: str, at: datetime) -> None:
@@ -187,7 +193,7 @@ async def finalize_draft(id: str, at: datetime) -> None:
         await mark_uncollectible(invoice, at)
     elif pause == "void":
         await void(invoice, at)
-    elif invoice.collection_method == "charge_automatically":
+    elif invoice.collection_method == "charge_automatically" and (sub is None or sub.status not in NOT_CHARGED):
         await collect(invoice, at)
 
 

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
-from app.ids import new_sortable_id
+from app.ids import new_id
 from app.models.events import Event
 from app.stripe_json import to_json
 
@@ -47,7 +47,7 @@ async def record(type: str, obj, previous: dict | None = None, *, created=None) 
     if previous:
         data["previous_attributes"] = previous
     event = await Event.create(
-        id=new_sortable_id("evt"), type=type, object_id=data_object.get("id"), data=data,
+        id=new_id("evt"), type=type, object_id=data_object.get("id"), data=data,
         created=created or utcnow(),
     )
     pending = _recorded.get()

@@ -101,8 +101,9 @@ async def collect(invoice: Invoice, now: datetime, *, payment_method_id: str | N
     """One payment attempt on an open invoice; True when it is paid.
 
     A failure records last_payment_error and attempt_count, schedules the next automatic retry
-    (for subscription renewals and manual invoices, not a subscription's first invoice) and
-    fires invoice.payment_failed; the subscription's status follows.
+    (for subscription renewals and manual invoices, not a subscription's first invoice; an attempt
+    by hand, `automatic=False`, keeps the schedule) and fires invoice.payment_failed; the
+    subscription's status follows.
     """
     invoice.attempt_count += 1
     invoice.attempted = True
@@ -131,10 +132,10 @@ async def collect(invoice: Invoice, now: datetime, *, payment_method_id: str | N
     intent.status = "requires_payment_method"
     intent.last_payment_error = {"code": result.code, "decline_code": result.decline_code, "message": result.message}
     await intent.save()
-    retries = automatic and invoice.billing_reason != "subscription_create"
-    first_attempt = invoice.finalized_at or now
-    invoice.next_payment_attempt = (next_attempt_after_failure(first_attempt, invoice.attempt_count)
-                                    if retries and invoice.collection_method == "charge_automatically" else None)
+    if automatic:  # an attempt by hand leaves the automatic schedule as it was
+        retries = (invoice.billing_reason != "subscription_create"
+                   and invoice.collection_method == "charge_automatically")
+        invoice.next_payment_attempt = next_attempt_after_failure(invoice.finalized_at or now, now) if retries else None
     await invoice.save()
     await events.record("payment_intent.payment_failed", intent, created=now)
     await events.record("invoice.payment_failed", invoice, created=now)

@@ -18,9 +18,8 @@ def after_retries_exhausted() -> str:
     return value if value in ("canceled", "unpaid") else "canceled"
 
 
-def next_attempt_after_failure(first_attempt: datetime, attempts_made: int) -> datetime | None:
-    """When to try again after `attempts_made` failed attempts; None when retries are exhausted."""
-    schedule = retry_days()
-    if attempts_made > len(schedule):
-        return None
-    return first_attempt + timedelta(days=schedule[attempts_made - 1])
+def next_attempt_after_failure(first_attempt: datetime, now: datetime) -> datetime | None:
+    """The first scheduled retry after `now` (a failure at that instant); None when retries are exhausted.
+    Reading the schedule by time, not by attempt count, keeps it intact when someone also pays by hand."""
+    scheduled = (first_attempt + timedelta(days=days) for days in retry_days())
+    return next((at for at in scheduled if at > now), None)

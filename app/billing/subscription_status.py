@@ -34,7 +34,8 @@ async def after_payment(invoice: Invoice, paid: bool, now: datetime) -> None:
         if sub.status in ("incomplete", "past_due", "unpaid"):
             await set_status(sub, "active", now)
         return
-    if invoice.billing_reason == "subscription_create":
-        return
-    exhausted = invoice.collection_method == "charge_automatically" and invoice.next_payment_attempt is None
+    if (invoice.billing_reason == "subscription_create" or invoice.collection_method != "charge_automatically"
+            or sub.status in ("paused", "unpaid")):
+        return  # SEND_INVOICE ones become past due at the due date; paused and unpaid ones stay so
+    exhausted = invoice.next_payment_attempt is None
     await set_status(sub, after_retries_exhausted() if exhausted else "past_due", now)

@@ -5,21 +5,20 @@ calls, the due time of a step when the cycle runs them.
 """
 from datetime import datetime, timedelta
 
-from app.billing import events, validation
-from app.billing.coupons import is_valid
+from app.billing import discounts, events, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, create_invoice, finalize, pending_items
 from app.billing.payments import collect
-from app.billing.periods import interval_length, next_boundary, period_after
+from app.billing.periods import interval_length, next_boundary, period_after, previous_boundary
 from app.billing.pricing import amount_for, unit_amount_of
 from app.billing.proration import proration_line
 from app.billing.subscription_status import set_status
 from app.clock import now_for
 from app.ids import new_id
 from app.models.catalog import Price, Product
-from app.models.coupons import Coupon, Discount
+from app.models.coupons import Discount
 from app.models.customers import Customer, PaymentMethod
-from app.models.invoices import Invoice, InvoiceItem
+from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
 from app.models.subscriptions import Subscription, SubscriptionItem
 
 MAX_ITEMS = 20
@@ -110,18 +109,23 @@ async def live_items(sub: Subscription) -> list[SubscriptionItem]:
 
 async def invoice_now(sub: Subscription, customer: Customer, now: datetime, *, billing_reason: str,
                       specs: list[LineSpec], period_start: datetime, period_end: datetime,
-                      cycle_key: str | None = None, charge: bool = True) -> Invoice:
-    """Create, finalize and (charge_automatically) charge an invoice of the subscription at once."""
+                      cycle_key: str | None = None, charge: bool = True, preview: bool = False) -> Invoice:
+    """Create, finalize and (charge_automatically) charge an invoice of the subscription at once. A
+    preview's invoice (an upcoming invoice, rolled back by the caller) stays a draft, never charged."""
     invoice, _ = await create_invoice(
         customer, now=now, billing_reason=billing_reason, specs=specs, currency=sub.currency,
         period_start=period_start, period_end=period_end, subscription=sub,
         collection_method=sub.collection_method, days_until_due=sub.days_until_due,
         pending=await pending_items(customer.id, subscription_id=sub.id), cycle_key=cycle_key,
     )
-    await finalize(invoice, now)
     sub.latest_invoice_id = invoice.id
+    if preview:
+        return invoice
+    await finalize(invoice, now)
     if charge and invoice.status == "open" and sub.collection_method == "charge_automatically":
+        await sub.save()  # the payment moves the stored subscription's status (after_payment): keep it
         await collect(invoice, now)
+        await sub.refresh_from_db(fields=["status", "canceled_at", "ended_at"])
     return invoice
 
 
@@ -143,23 +147,12 @@ async def _payment_method(customer: Customer, pm_id: str | None, param: str) -> 
 
 
 async def apply_subscription_coupon(sub: Subscription, coupon_id: str, now: datetime, param: str = "coupon") -> None:
-    """Replace the subscription's discount with one for this coupon (redemptions counted under lock)."""
-    from tortoise.expressions import F
-
-    from app.billing.periods import add_months
-
-    coupon = await Coupon.filter(id=coupon_id).select_for_update().first()
-    if coupon is None or coupon.deleted:
-        raise BillingError(f"No such coupon: '{coupon_id}'", code="resource_missing", param=param)
-    if not is_valid(coupon, now):
-        raise invalid(f"Coupon '{coupon_id}' is no longer valid (expired or fully redeemed).", param)
-    if coupon.amount_off is not None and coupon.currency != sub.currency:
-        raise invalid(f"Coupon '{coupon_id}' is in {coupon.currency}; this subscription is in {sub.currency}.", param)
-    await Coupon.filter(id=coupon.id).update(times_redeemed=F("times_redeemed") + 1)
+    """Replace the subscription's discount with one for this coupon."""
+    coupon = await discounts.redeem(coupon_id, now, param, currency=sub.currency)
     await end_subscription_discount(sub, now)
-    end = add_months(now, coupon.duration_in_months) if coupon.duration == "repeating" else None
     discount = await Discount.create(id=new_id("di"), coupon_id=coupon.id, customer_id=sub.customer_id,
-                                     subscription_id=sub.id, start=now, end=end, created=now)
+                                     subscription_id=sub.id, start=now, end=discounts.ends_at(coupon, now),
+                                     created=now)
     await events.record("customer.discount.created", discount, created=now)
 
 
@@ -232,12 +225,13 @@ async def create_subscription(*, customer: str, items: list[dict], now: datetime
         if billing_cycle_anchor > period_after(trial or start, interval, count):
             raise invalid("billingCycleAnchor cannot be more than one billing period ahead.", "billingCycleAnchor")
         anchor = billing_cycle_anchor
+    period_start = max(start, previous_boundary(anchor, interval, count, now))  # backdated: the period of now
     sub = Subscription(
         id=new_id("sub"), customer_id=owner.id, status="incomplete", currency=currency, interval=interval,
         interval_count=count, collection_method=method, days_until_due=days_until_due,
         default_payment_method_id=await _payment_method(owner, default_payment_method, "defaultPaymentMethod"),
-        start_date=start, billing_cycle_anchor=anchor, current_period_start=trial and now or start,
-        current_period_end=trial or next_boundary(anchor, interval, count, start),
+        start_date=start, billing_cycle_anchor=anchor, current_period_start=trial and now or period_start,
+        current_period_end=trial or next_boundary(anchor, interval, count, period_start),
         trial_start=now if trial else None, trial_end=trial, cancel_at_period_end=bool(cancel_at_period_end),
         cancel_at=cancel_at, test_clock_id=owner.test_clock_id, metadata=validation.new_metadata(metadata),
         created=now,
@@ -250,22 +244,29 @@ async def create_subscription(*, customer: str, items: list[dict], now: datetime
     await SubscriptionItem.bulk_create(sub_items)
     if coupon is not None:
         await apply_subscription_coupon(sub, coupon, now)
-    partial = None if trial or sub.current_period_end == period_after(start, interval, count) else True
+    partial = None if trial or sub.current_period_end == period_after(period_start, interval, count) else True
     if partial and proration_behavior == "none":
         specs = await period_lines(sub, sub_items, sub.current_period_start, sub.current_period_end, trial=True)
     else:
         specs = await period_lines(sub, sub_items, sub.current_period_start, sub.current_period_end,
                                    trial=bool(trial), whole=partial and sub.current_period_end)
+    past, moment = [], start
+    while not trial and moment < sub.current_period_start:  # a backdate over whole periods bills each of them
+        following = next_boundary(anchor, interval, count, moment)
+        past += await period_lines(sub, sub_items, moment, following)
+        moment = following
+    specs = [*past, *specs]
     behavior = payment_behavior or "allow_incomplete"
     invoice = await invoice_now(sub, owner, now, billing_reason="subscription_create", specs=specs,
-                                period_start=sub.current_period_start, period_end=sub.current_period_end,
+                                period_start=min(start, sub.current_period_start), period_end=sub.current_period_end,
                                 charge=False)
     paid = invoice.status == "paid"
     if not paid and method == "charge_automatically" and behavior != "default_incomplete":
         paid = await collect(invoice, now, automatic=False, update_subscription=False)
         if not paid and behavior == "error_if_incomplete":
-            raise BillingError("The first payment failed: the subscription was not created.", type="card_error",
-                               code="card_declined", param="defaultPaymentMethod")
+            error = (await PaymentIntent.get(id=invoice.payment_intent_id)).last_payment_error
+            raise BillingError(f"{error['message']} The subscription was not created.", type="card_error",
+                               code=error["code"], decline_code=error["decline_code"], param="defaultPaymentMethod")
     if trial:
         sub.status = "trialing"
     elif paid or method == "send_invoice":
@@ -314,26 +315,29 @@ async def _item_changes(sub: Subscription, changes: list[dict], current: list[Su
     return updated, added, deleted
 
 
-async def _prorations(sub: Subscription, at: datetime, updated, added, deleted) -> list[LineSpec]:
-    lines = []
+async def _prorations(sub: Subscription, at: datetime, before: dict, remaining: list[SubscriptionItem], *,
+                      restart: bool) -> list[LineSpec]:
+    """Credit the unused time of each item that changed or went (at its old price and quantity) and
+    charge the rest of the period for what replaced it. On a restart (a new period or a new trial)
+    every item's unused time is credited and nothing is charged: the new period is billed whole."""
     start, end = sub.current_period_start, sub.current_period_end
-    for item, old_price, old_quantity in [*updated, *deleted]:
-        new_price = await Price.get(id=item.price_id)
-        deleted_item = any(item is d[0] for d in deleted)
-        if not deleted_item and old_price.id == new_price.id and old_quantity == item.quantity:
-            continue
-        credit = await proration_line(price=old_price, quantity=old_quantity, start=start, end=end, at=at,
-                                      credit=True, subscription_id=sub.id, subscription_item_id=item.id)
-        lines += [credit] if credit else []
-        if not deleted_item:
-            debit = await proration_line(price=new_price, quantity=item.quantity, start=start, end=end, at=at,
-                                         credit=False, subscription_id=sub.id, subscription_item_id=item.id)
-            lines += [debit] if debit else []
-    for item, price in added:
-        debit = await proration_line(price=price, quantity=item.quantity, start=start, end=end, at=at,
-                                     credit=False, subscription_id=sub.id, subscription_item_id=item.id)
-        lines += [debit] if debit else []
-    return lines
+
+    async def line(price: Price, quantity: int | None, item_id: str, credit: bool) -> LineSpec | None:
+        return await proration_line(price=price, quantity=quantity, start=start, end=end, at=at, credit=credit,
+                                    subscription_id=sub.id, subscription_item_id=item_id)
+
+    kept = {item.id: item for item in remaining}
+    lines = []
+    for item_id, (old_price, old_quantity) in before.items():
+        new = kept.get(item_id)
+        if restart or new is None or (new.price_id, new.quantity) != (old_price.id, old_quantity):
+            lines.append(await line(old_price, old_quantity, item_id, True))
+            if new is not None and not restart:
+                lines.append(await line(await Price.get(id=new.price_id), new.quantity, item_id, False))
+    for item in remaining:
+        if item.id not in before and not restart:
+            lines.append(await line(await Price.get(id=item.price_id), item.quantity, item.id, False))
+    return [spec for spec in lines if spec is not None]
 
 
 async def _pending_proration_items(sub: Subscription, specs: list[LineSpec], at: datetime) -> None:
@@ -348,7 +352,7 @@ async def _pending_proration_items(sub: Subscription, specs: list[LineSpec], at:
 
 
 async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: datetime) -> list[LineSpec]:
-    """Unused time of every item from `at` to the period's end (anchor resets, cancellations)."""
+    """Unused time of every item from `at` to the period's end (cancellations)."""
     lines = []
     for item in items:
         price = await Price.get(id=item.price_id)
@@ -360,7 +364,7 @@ async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: d
 
 
 async def _reset_anchor(sub: Subscription, customer: Customer, items: list[SubscriptionItem], at: datetime,
-                        credits: list[LineSpec], trial_ended: bool = False) -> None:
+                        credits: list[LineSpec], *, preview: bool = False) -> None:
     """A new period from `at`, invoiced at once, with the unused time of the old one credited."""
     await _pending_proration_items(sub, credits, at)
     sub.billing_cycle_anchor = at
@@ -368,32 +372,59 @@ async def _reset_anchor(sub: Subscription, customer: Customer, items: list[Subsc
     sub.current_period_end = period_after(at, sub.interval, sub.interval_count)
     specs = await period_lines(sub, items, at, sub.current_period_end)
     await invoice_now(sub, customer, at, billing_reason="subscription_update", specs=specs,
-                      period_start=at, period_end=sub.current_period_end)
+                      period_start=at, period_end=sub.current_period_end, preview=preview)
 
 
-async def update_subscription(id: str, changes: dict, now: datetime | None = None) -> Subscription:
+async def _snapshot(sub: Subscription) -> dict:
+    """The subscription's Stripe JSON with its items, so previous_attributes show item changes."""
+    items = [events.snapshot(item) for item in await live_items(sub)]
+    return {**events.snapshot(sub), "items": {"object": "list", "data": items}}
+
+
+async def update_subscription(id: str, changes: dict, now: datetime | None = None, *,
+                              preview: bool = False) -> Subscription:
+    """Apply `changes` at `now`. `preview` is for upcoming invoices (the caller rolls the change back):
+    an invoice the change makes at once stays a draft and nothing is charged."""
     sub = await _locked(id)
     now = await _now(sub, now)
     if sub.status in ("canceled", "incomplete_expired"):
         raise invalid(f"This subscription is {sub.status} and can no longer be updated.", "id")
+    if changes.get("proration_date") is not None and changes.get("billing_cycle_anchor") == "now":
+        raise invalid("prorationDate cannot be used with billingCycleAnchor NOW: the new cycle starts now.",
+                      "prorationDate")
     customer = await Customer.get(id=sub.customer_id)
-    before = events.snapshot(sub)
+    before = await _snapshot(sub)
     at = (changes.get("proration_date") or now).replace(microsecond=0)
     if not sub.current_period_start <= at <= sub.current_period_end:
         raise invalid("prorationDate must fall within the current period.", "prorationDate")
     behavior = changes.get("proration_behavior") or "create_prorations"
     current = await live_items(sub)
+    old = {item.id: (await Price.get(id=item.price_id), item.quantity) for item in current}
     updated, added, deleted = await _item_changes(sub, changes.get("items") or [], current)
     remaining = [i for i in current if all(i is not d[0] for d in deleted)] + [i for i, _ in added]
     if changes.get("items") is not None and not remaining:
         raise invalid("A subscription needs at least one item; cancel it instead.", "items")
-    prices = [await Price.get(id=i.price_id) for i in remaining]
-    currency, interval, count = _check_compatible(prices)
+    if len(remaining) > MAX_ITEMS:
+        raise invalid(f"A subscription can have at most {MAX_ITEMS} items.", "items")
+    if len({i.price_id for i in remaining}) != len(remaining):
+        raise invalid("Each price may appear only once in a subscription.", "items")
+    try:
+        currency, interval, count = _check_compatible([await Price.get(id=i.price_id) for i in remaining])
+    except BillingError as error:
+        error.param = "items"  # the items as they would be, not one index of the request
+        raise
     if currency != sub.currency:
         raise invalid("Items cannot change the subscription's currency.", "items")
-    interval_changed = (interval, count) != (sub.interval, sub.interval_count)
     trialing = sub.status == "trialing"
-    credits = await _prorations(sub, at, updated, added, deleted) if not trialing else []
+    new_trial = changes.get("trial_end") is not None and not trialing
+    if changes.get("billing_cycle_anchor") == "now" and (trialing or new_trial) and not changes.get("end_trial_now"):
+        raise invalid("A trial's end starts the billing cycle: billingCycleAnchor NOW needs endTrialNow.",
+                      "billingCycleAnchor")
+    # A new interval starts a new cycle at once, unless a trial (running or starting now) starts it at its end.
+    restart = changes.get("billing_cycle_anchor") == "now" or (
+        (interval, count) != (sub.interval, sub.interval_count) and not trialing and not new_trial)
+    credits = [] if trialing or behavior == "none" else await _prorations(
+        sub, at, old, remaining, restart=restart or new_trial)
     for item, _, _ in deleted:
         item.deleted = True
         await item.save(update_fields=["deleted"])
@@ -404,31 +435,24 @@ async def update_subscription(id: str, changes: dict, now: datetime | None = Non
         await item.save(force_create=True)
     sub.interval, sub.interval_count = interval, count
     await _apply_simple_fields(sub, changes, now)
-    trial_ended = await _apply_trial_change(sub, changes, now)
-    if trial_ended:
-        sub.status = "active"
-        await _reset_anchor(sub, customer, remaining, now, [], trial_ended=True)
-    elif interval_changed or changes.get("billing_cycle_anchor") == "now":
-        if trialing:
-            raise invalid("End the trial before resetting the billing cycle.", "billingCycleAnchor")
-        old_items_credit = [c for c in credits if c.amount < 0] + (
-            await _credit_unused(sub, [i for i in current if all(i is not d[0] for d in deleted)
-                                       and all(i is not u[0] for u in updated)], at))
-        sub.interval, sub.interval_count = interval, count
-        await _reset_anchor(sub, customer, remaining, at,
-                            old_items_credit if behavior != "none" else [])
-    elif credits and behavior != "none":
-        await _pending_proration_items(sub, credits, at)
-        if behavior == "always_invoice":
-            await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=[],
-                              period_start=at, period_end=sub.current_period_end)
-    await sub.save()
     if "coupon" in changes:
         if changes["coupon"] is None:
             await end_subscription_discount(sub, now)
         else:
             await apply_subscription_coupon(sub, changes["coupon"], now)
-    await events.record_update("customer.subscription.updated", sub, before, created=now)
+    trial_ended = _apply_trial_change(sub, changes, now)
+    if trial_ended or restart:
+        await _reset_anchor(sub, customer, remaining, now, credits, preview=preview)
+    elif credits:
+        await _pending_proration_items(sub, credits, now)
+        if behavior == "always_invoice":
+            await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=[],
+                              period_start=at, period_end=sub.current_period_end, preview=preview)
+    await sub.save()
+    after = await _snapshot(sub)
+    previous = events.changed(before, after)
+    if previous:
+        await events.record("customer.subscription.updated", after, previous, created=now)
     return sub
 
 
@@ -455,22 +479,22 @@ async def _apply_simple_fields(sub: Subscription, changes: dict, now: datetime) 
         sub.metadata = validation.merge_metadata(sub.metadata, changes["metadata"])
 
 
-async def _apply_trial_change(sub: Subscription, changes: dict, now: datetime) -> bool:
-    """trialEnd extends or ends a trial; endTrialNow ends it. True when the trial ended now."""
+def _apply_trial_change(sub: Subscription, changes: dict, now: datetime) -> bool:
+    """trialEnd extends a trial, or starts one (a new period that ends with it); endTrialNow ends it.
+    True when the trial ended now."""
     if changes.get("end_trial_now"):
         if sub.status != "trialing":
             raise invalid("This subscription is not trialing.", "endTrialNow")
         sub.trial_end = now
+        sub.status = "active"
         return True
     if changes.get("trial_end") is not None:
         trial_end = validation.future(changes["trial_end"], now, "trialEnd").replace(microsecond=0)
-        if sub.status not in ("trialing", "active") or (sub.status == "active" and sub.trial_end is None
-                                                        and now > sub.current_period_start):
-            sub.trial_start = now
-        sub.trial_end = trial_end
-        sub.status = "trialing"
-        sub.current_period_end = trial_end
-        sub.billing_cycle_anchor = trial_end
+        if sub.status != "trialing":
+            sub.trial_start = sub.current_period_start = now
+            sub.status = "trialing"
+        sub.trial_end = sub.current_period_end = sub.billing_cycle_anchor = trial_end
+        sub.trial_will_end_notified = False
     return False
 
 
@@ -487,11 +511,22 @@ async def _now(sub: Subscription, now: datetime | None) -> datetime:
 
 # ---------------------------------------------------------------- cancel, pause, resume
 
+async def _stop_retries(sub: Subscription, now: datetime) -> None:
+    """As Stripe, canceling (or pausing) stops the automatic collection of the subscription's open invoices."""
+    for invoice in await Invoice.filter(subscription_id=sub.id, status="open").exclude(
+            next_payment_attempt=None).select_for_update():
+        before = events.snapshot(invoice)
+        invoice.next_payment_attempt = None
+        await invoice.save(update_fields=["next_payment_attempt"])
+        await events.record_update("invoice.updated", invoice, before, created=now)
+
+
 async def cancel(sub: Subscription, now: datetime, *, invoice_now_: bool = False, prorate: bool = False) -> None:
     """End the subscription at `now`; optionally credit unused time and invoice what is pending."""
     if sub.status in ("canceled", "incomplete_expired"):
         raise invalid(f"This subscription is already {sub.status}.", "id")
     customer = await Customer.get(id=sub.customer_id)
+    await _stop_retries(sub, now)
     if prorate and sub.status != "trialing":
         await _pending_proration_items(sub, await _credit_unused(sub, await live_items(sub), now), now)
     if invoice_now_ and await pending_items(customer.id, subscription_id=sub.id):
@@ -527,6 +562,7 @@ async def pause_subscription(id: str, now: datetime | None = None) -> Subscripti
                       "id")
     sub.status = "paused"
     await sub.save()
+    await _stop_retries(sub, now)
     await events.record("customer.subscription.paused", sub, created=now)
     return sub
 

@@ -1,14 +1,18 @@
 """Stripe's upcoming invoice: what the subscription's next invoice would hold, optionally after a
 change. The change is made for real inside a transaction that is then rolled back, so a preview
 gives exactly the amounts the same update (with the same proration date) produces, and nothing
-is ever stored."""
+is ever stored. A change that invoices at once (ALWAYS_INVOICE, a new billing cycle, the end of a
+trial) previews that invoice, as Stripe does; any other previews the next renewal."""
+import hashlib
+
 from tortoise.transactions import in_transaction
 
 from app.billing.errors import BillingError, invalid
-from app.billing.invoicing import create_invoice, pending_items
+from app.billing.invoicing import create_invoice, current_lines, pending_items
 from app.billing.periods import next_boundary
 from app.billing.subscriptions import LIVE, live_items, metered_lines, period_lines, update_subscription
 from app.clock import now_for
+from app.ids import new_id
 from app.models.customers import Customer
 from app.models.invoices import Invoice, InvoiceLineItem
 from app.models.subscriptions import Subscription
@@ -36,6 +40,18 @@ async def _subscription(customer: str | None, subscription: str | None) -> Subsc
     return sub
 
 
+def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """Due as finalization would make it: the customer's balance (credit < 0) reduces it. A preview
+    is rebuilt on every request, so its line ids derive from the lines themselves: a page's cursor
+    stays valid for the next page while the preview is unchanged."""
+    invoice.amount_due = invoice.amount_remaining = max(invoice.total + invoice.starting_balance, 0)
+    for position, line in enumerate(lines):
+        key = repr((position, line.type, line.amount, line.description, line.price_id, line.quantity,
+                    line.proration, line.period_start, line.period_end, line.subscription_item_id))
+        line.id = "il_tmp_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+    return invoice, lines
+
+
 async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem]]:
     """The invoice the subscription's next renewal would create, unsaved."""
     if sub.status in ("canceled", "incomplete_expired"):
@@ -47,12 +63,22 @@ async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem
     items = await live_items(sub)
     specs = [*await period_lines(sub, items, start, end),
              *await metered_lines(sub, items, sub.current_period_start, start)]
-    return await create_invoice(
+    invoice, lines = await create_invoice(
         customer, now=start, billing_reason="upcoming", specs=specs, currency=sub.currency,
         period_start=sub.current_period_start, period_end=start, subscription=sub,
         collection_method=sub.collection_method, days_until_due=sub.days_until_due, auto_advance=False,
         pending=await pending_items(customer.id, subscription_id=sub.id), save=False,
     )
+    return _finish(invoice, lines)
+
+
+async def _as_preview(invoice: Invoice) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """An invoice made inside the rolled-back change, detached as an unsaved preview."""
+    lines = await current_lines(invoice)
+    invoice.id, invoice.billing_reason = new_id("upcoming"), "upcoming"
+    for line in lines:
+        line.invoice_id = invoice.id
+    return _finish(invoice, lines)
 
 
 async def upcoming_invoice(*, customer: str | None = None, subscription: str | None = None,
@@ -60,16 +86,15 @@ async def upcoming_invoice(*, customer: str | None = None, subscription: str | N
     sub = await _subscription(customer, subscription)
     if not details:
         return await next_invoice(sub)
-    owner = await Customer.get(id=sub.customer_id)
-    now = await now_for(owner)
-    changes = dict(details)
-    if changes.get("proration_behavior") == "always_invoice":
-        changes["proration_behavior"] = "create_prorations"
+    now = await now_for(await Customer.get(id=sub.customer_id))
     preview = None
     try:
         async with in_transaction():
-            updated = await update_subscription(sub.id, changes, now)
-            preview = await next_invoice(updated)
+            updated = await update_subscription(sub.id, dict(details), now, preview=True)
+            if updated.latest_invoice_id != sub.latest_invoice_id:
+                preview = await _as_preview(await Invoice.get(id=updated.latest_invoice_id))
+            else:
+                preview = await next_invoice(updated)
             raise _Rollback
     except _Rollback:
         pass
