@@ -2,7 +2,8 @@
 
 Percent-off takes its share of each eligible line, rounded half-up per line. Amount-off takes at
 most the eligible subtotal, split across eligible lines in proportion to their amounts, with
-largest-remainder rounding so the parts add up exactly to the discount.
+largest-remainder rounding so the parts add up exactly to the discount. Either way a discount
+never takes more than the invoice's subtotal: it never turns into customer credit (Stripe's rule).
 """
 from decimal import Decimal
 
@@ -18,21 +19,28 @@ def eligible(line, coupon, product_of_price: dict[str, str]) -> bool:
     return True
 
 
-def allocate(coupon, lines: list, currency: str, product_of_price: dict[str, str]) -> list[int]:
-    """The discount on each line (0 where it does not apply), in line order."""
-    amounts = [line.amount if eligible(line, coupon, product_of_price) else 0 for line in lines]
-    if coupon.percent_off is not None:
-        return [round_amount(Decimal(a) * coupon.percent_off / 100) if a else 0 for a in amounts]
-    if coupon.currency != currency:
-        return [0] * len(lines)
+def split(total: int, amounts: list[int]) -> list[int]:
+    """`total` (at most sum(amounts)) in proportion to non-negative amounts; the parts add up to total,
+    the largest remainders (then the earliest lines) taking the leftover units."""
     base = sum(amounts)
-    total = min(coupon.amount_off, base)
-    if total <= 0:
-        return [0] * len(lines)
+    if total <= 0 or base <= 0:
+        return [0] * len(amounts)
     shares = [divmod(total * a, base) for a in amounts]
     parts = [q for q, _ in shares]
     leftover = total - sum(parts)
-    by_remainder = sorted(range(len(lines)), key=lambda i: (-shares[i][1], i))
+    by_remainder = sorted(range(len(amounts)), key=lambda i: (-shares[i][1], i))
     for i in by_remainder[:leftover]:
         parts[i] += 1
     return parts
+
+
+def allocate(coupon, lines: list, currency: str, product_of_price: dict[str, str]) -> list[int]:
+    """The discount on each line (0 where it does not apply), in line order."""
+    amounts = [line.amount if eligible(line, coupon, product_of_price) else 0 for line in lines]
+    cap = max(sum(line.amount for line in lines), 0)
+    if coupon.percent_off is not None:
+        parts = [round_amount(Decimal(a) * coupon.percent_off / 100) if a else 0 for a in amounts]
+        return parts if sum(parts) <= cap else split(cap, amounts)
+    if coupon.currency != currency:
+        return [0] * len(lines)
+    return split(min(coupon.amount_off, sum(amounts), cap), amounts)

@@ -2,7 +2,7 @@
 transitions (finalize, pay, void, mark uncollectible, delete)."""
 from datetime import datetime
 
-from app.billing import events, invoicing, validation
+from app.billing import discounts, events, invoicing, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, item_line
 from app.billing.payment_methods import TEST_CARDS, attach
@@ -11,7 +11,7 @@ from app.billing.pricing import amount_for
 from app.clock import now_for
 from app.ids import new_id
 from app.models.catalog import Price
-from app.models.coupons import Coupon, Discount
+from app.models.coupons import Discount
 from app.models.customers import Customer, PaymentMethod
 from app.models.invoices import Invoice, InvoiceItem, InvoiceLineItem
 from app.models.subscriptions import Subscription
@@ -63,7 +63,9 @@ async def create_manual_invoice(*, customer: str, subscription=None, auto_advanc
     method, days = _collection(collection_method, days_until_due)
     pending = []
     if (pending_invoice_items_behavior or "exclude") == "include":
-        pending = await invoicing.pending_items(owner.id, everything=True)
+        # Stripe: with a subscription, only pending items for that subscription (and the customer's general ones).
+        pending = await invoicing.pending_items(owner.id, subscription_id=sub.id if sub else None,
+                                                everything=sub is None)
     currency = (sub.currency if sub else None) or owner.currency or (pending[0].currency if pending else "usd")
     invoice, _ = await invoicing.create_invoice(
         owner, now=now, billing_reason="manual", specs=[], currency=currency, period_start=now, period_end=now,
@@ -79,16 +81,7 @@ async def create_manual_invoice(*, customer: str, subscription=None, auto_advanc
 
 
 async def _invoice_discount(customer: Customer, invoice: Invoice, coupon_id: str, now: datetime) -> Discount:
-    from tortoise.expressions import F
-
-    from app.billing.coupons import is_valid
-
-    coupon = await Coupon.filter(id=coupon_id).select_for_update().first()
-    if coupon is None or coupon.deleted:
-        raise BillingError(f"No such coupon: '{coupon_id}'", code="resource_missing", param="coupon")
-    if not is_valid(coupon, now):
-        raise invalid(f"Coupon '{coupon_id}' is no longer valid.", "coupon")
-    await Coupon.filter(id=coupon.id).update(times_redeemed=F("times_redeemed") + 1)
+    coupon = await discounts.redeem(coupon_id, now, "coupon", currency=invoice.currency)
     return await Discount.create(id=new_id("di"), coupon_id=coupon.id, customer_id=customer.id,
                                  invoice_id=invoice.id, start=now, created=now)
 
@@ -104,6 +97,8 @@ async def update_invoice(id: str, changes: dict) -> Invoice:
         if invoice.status == "draft":
             invoice.automatically_finalizes_at = (invoice.created + invoicing.AUTO_FINALIZE_AFTER
                                                   if invoice.auto_advance else None)
+        elif not invoice.auto_advance:
+            invoice.next_payment_attempt = None  # no more automatic collection (Stripe's auto_advance=false)
     if "metadata" in changes:
         invoice.metadata = validation.merge_metadata(invoice.metadata, changes["metadata"])
     if "description" in changes:
@@ -140,9 +135,14 @@ async def _item_amount(price: Price | None, amount, unit_amount_decimal, quantit
         return round_amount(unit * quantity), currency, quantity
     if amount is None:
         raise missing_param(f"{param}amount", "An invoice item needs a price, an amount or unitAmountDecimal.")
+    return _signed_amount(amount, f"{param}amount"), currency, quantity
+
+
+def _signed_amount(amount: int, param: str) -> int:
+    """An invoice item's amount: a charge or (negative) a credit, within bounds."""
     if abs(amount) > validation.MAX_AMOUNT:
-        raise invalid("amount is too large.", f"{param}amount")
-    return amount, currency, quantity
+        raise invalid(f"amount must be at most {validation.MAX_AMOUNT} in absolute value.", param)
+    return amount
 
 
 def _period(period: dict | None, now: datetime, param: str = "period") -> tuple[datetime, datetime]:
@@ -292,7 +292,10 @@ async def remove_lines(id: str, lines: list[dict], invoice_metadata=None) -> Inv
                 raise invalid("Only invoice item lines can be unassigned.", f"lines.{i}.behavior")
             await InvoiceItem.filter(id=line.invoice_item_id).update(invoice_id=None)
         elif line.invoice_item_id is not None:
-            await InvoiceItem.filter(id=line.invoice_item_id).update(deleted=True, invoice_id=None)
+            item = await InvoiceItem.get(id=line.invoice_item_id)
+            item.deleted, item.invoice_id = True, None
+            await item.save(update_fields=["deleted", "invoice_id"])
+            await events.record("invoiceitem.deleted", item, created=now)
         await line.delete()
     await _metadata(invoice, invoice_metadata)
     await refresh(invoice, now)
@@ -315,7 +318,7 @@ async def update_lines(id: str, lines: list[dict], invoice_metadata=None) -> Inv
             if line.price_id and "amount" not in change:
                 line.amount = amount_for(await Price.get(id=line.price_id), line.quantity)
         if change.get("amount") is not None:
-            line.amount = change["amount"]
+            line.amount = _signed_amount(change["amount"], f"{param}amount")
         if "description" in change:
             line.description = validation.string(change["description"], f"{param}description", max_length=1500)
         if change.get("discountable") is not None:

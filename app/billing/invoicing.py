@@ -69,8 +69,9 @@ def item_line(item: InvoiceItem) -> LineSpec:
 
 async def pending_items(customer_id: str, *, subscription_id: str | None = None,
                         everything: bool = False) -> list[InvoiceItem]:
-    """Pending invoice items: the subscription's own and the customer's general ones (or all of them)."""
-    query = InvoiceItem.filter(customer_id=customer_id, invoice_id=None, deleted=False)
+    """Pending invoice items: the subscription's own and the customer's general ones (or all of them).
+    Locked, so two invoices built at once never take the same item (the loser sees it taken)."""
+    query = InvoiceItem.filter(customer_id=customer_id, invoice_id=None, deleted=False).select_for_update()
     items = await query.order_by("created", "id")
     if everything:
         return items
@@ -181,8 +182,12 @@ async def _take_number(customer: Customer) -> str:
 
 async def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) -> None:
     """Stripe's customer balance: credit (negative) reduces what is due; debt adds to it; a negative
-    total becomes credit."""
+    total becomes credit. A balance held in another currency is left alone."""
     locked = await Customer.filter(id=customer.id).select_for_update().first()
+    if locked.currency not in (None, invoice.currency):
+        invoice.starting_balance = invoice.ending_balance = 0
+        invoice.amount_due = invoice.amount_remaining = max(invoice.total, 0)
+        return
     invoice.starting_balance = locked.balance
     position = invoice.total + locked.balance
     invoice.amount_due = max(position, 0)
@@ -200,7 +205,8 @@ async def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) ->
 async def finalize(invoice: Invoice, now: datetime) -> Invoice:
     """DRAFT -> OPEN: number, balance, due date. An invoice with nothing due is paid at once."""
     check_transition(invoice, "open")
-    customer = await Customer.get(id=invoice.customer_id)
+    # One finalization per customer at a time, so its balance and a ONCE discount are used exactly once.
+    customer = await Customer.filter(id=invoice.customer_id).select_for_update().first()
     lines = await current_lines(invoice)
     await compute_totals(invoice, lines, now)
     for line in lines:
@@ -282,8 +288,11 @@ async def mark_uncollectible(invoice: Invoice, now: datetime) -> Invoice:
 
 
 async def delete_draft(invoice: Invoice, now: datetime) -> Invoice:
-    """Only drafts can be deleted; their invoice items become pending again."""
+    """Only one-off drafts can be deleted (a subscription's invoice is voided instead, as in Stripe);
+    their invoice items become pending again."""
     require_draft(invoice)
+    if invoice.billing_reason != "manual":
+        raise invalid("A subscription's invoice cannot be deleted; finalize and void it instead.", "id")
     await InvoiceItem.filter(invoice_id=invoice.id).update(invoice_id=None)
     invoice.deleted = True
     invoice.cycle_key = None

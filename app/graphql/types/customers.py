@@ -80,7 +80,7 @@ class Customer(Node):
     @strawberry.field
     async def discount(self, info: Info) -> Discount | None:
         return await info.context.loaders.one_child(
-            coupons.Discount, "customer_id", subscription_id=None, ended_at=None).load(self.id)
+            coupons.Discount, "customer_id", subscription_id=None, invoice_id=None, ended_at=None).load(self.id)
 
     @strawberry.field
     async def payment_methods(self, info: Info, first: int | None = None,
@@ -121,3 +121,7 @@ class CustomerBalanceTransaction(Node):
     @strawberry.field
     async def customer(self, info: Info) -> Customer:
         return await info.context.loaders.load(m.Customer, self.customer_id)
+
+    @strawberry.field
+    async def invoice(self, info: Info) -> Invoice | None:
+        return await info.context.loaders.load(invoices.Invoice, self.invoice_id)
