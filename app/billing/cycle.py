@@ -3,8 +3,8 @@
 A step is one of: a subscription's period ends (renewal, trial end, cancellation at period end),
 trial_will_end notice, cancel_at, an incomplete subscription expiring, pause_collection ending,
 a draft invoice finalizing (1 hour after creation), a payment retry, a SEND_INVOICE invoice
-going past due. `run_until` finds the earliest due step among the objects of one test clock (or
-of real time), runs it in its own transaction at its due time, and repeats. Each step locks its
+going past due. `run_until` reads the due steps of one test clock (or of real time) and runs them
+in time order, each in its own transaction at its due time. Each step locks its
 row and re-checks that it is still due, so running the cycle twice, or in two workers at once,
 does each step once; one cycle invoice per period is also a unique constraint.
 """
@@ -16,7 +16,7 @@ from tortoise.exceptions import IntegrityError
 
 from app.billing import events
 from app.billing.events import atomic
-from app.billing.invoicing import create_invoice, finalize, mark_uncollectible, pending_items, void
+from app.billing.invoicing import AUTO_FINALIZE_AFTER, create_invoice, finalize, mark_uncollectible, pending_items, void
 from app.billing.payments import collect
 from app.billing.periods import next_boundary, previous_boundary
 from app.billing.subscription_status import set_status
@@ -26,6 +26,8 @@ from app.models.invoices import Invoice
 from app.models.subscriptions import Subscription
 
 TRIAL_WILL_END_BEFORE = timedelta(days=3)
+FOLLOW_UP = AUTO_FINALIZE_AFTER
+BATCH = 500
 INCOMPLETE_EXPIRES_AFTER = timedelta(hours=23)
 RENEWING = ("trialing", "active", "past_due", "unpaid", "paused")
 # Their invoices are still finalized, but not charged: unpaid (as Stripe) and paused ones.
@@ -41,56 +43,68 @@ class Step:
     id: str
 
 
-async def _first(query, field: str, kind: str, offset: timedelta = timedelta(0)) -> Step | None:
-    row = await query.order_by(field, "id").first().values_list(field, "id")
-    return Step(row[0] + offset, kind, row[1]) if row else None
+async def _due(query, field: str, kind: str, limit: int, offset: timedelta = timedelta(0)) -> list[Step]:
+    rows = await query.order_by(field, "id").limit(limit).values_list(field, "id")
+    return [Step(at + offset, kind, id) for at, id in rows]
 
 
-async def next_step(clock_id: str | None, until: datetime) -> Step | None:
-    """The earliest step due at or before `until` for one test clock (None: real-time objects)."""
+async def due_steps(clock_id: str | None, until: datetime, limit: int = BATCH) -> list[Step]:
+    """The steps due at or before `until` for one test clock (None: real-time objects), in time order.
+
+    At most `limit` of each kind are read; when a kind has more, only the steps up to its last one
+    read are returned, so nothing unread can fall between two returned steps.
+    """
     subs = Subscription.filter(test_clock_id=clock_id)
     invoices = Invoice.filter(test_clock_id=clock_id, deleted=False)
-    candidates = [
-        await _first(subs.filter(status__in=RENEWING, current_period_end__lte=until), "current_period_end",
-                     "period_end"),
-        await _first(subs.filter(status__in=RENEWING, cancel_at__lte=until), "cancel_at", "cancel_at"),
-        await _first(subs.filter(status="trialing", trial_will_end_notified=False,
-                                 trial_end__lte=until + TRIAL_WILL_END_BEFORE), "trial_end", "trial_will_end",
-                     -TRIAL_WILL_END_BEFORE),
-        await _first(subs.filter(status="incomplete", created__lte=until - INCOMPLETE_EXPIRES_AFTER), "created",
-                     "expire_incomplete", INCOMPLETE_EXPIRES_AFTER),
-        await _first(subs.filter(pause_collection_resumes_at__lte=until), "pause_collection_resumes_at",
-                     "resume_collection"),
-        await _first(invoices.filter(status="draft", auto_advance=True, automatically_finalizes_at__lte=until),
-                     "automatically_finalizes_at", "finalize"),
-        await _first(invoices.filter(status="open", next_payment_attempt__lte=until), "next_payment_attempt",
-                     "retry"),
-        await _first(invoices.filter(status="open", collection_method="send_invoice", past_due_notified=False,
-                                     due_date__lte=until), "due_date", "overdue"),
+    kinds = [
+        await _due(subs.filter(status__in=RENEWING, current_period_end__lte=until), "current_period_end",
+                   "period_end", limit),
+        await _due(subs.filter(status__in=RENEWING, cancel_at__lte=until), "cancel_at", "cancel_at", limit),
+        await _due(subs.filter(status="trialing", trial_will_end_notified=False,
+                               trial_end__lte=until + TRIAL_WILL_END_BEFORE), "trial_end", "trial_will_end", limit,
+                   -TRIAL_WILL_END_BEFORE),
+        await _due(subs.filter(status="incomplete", created__lte=until - INCOMPLETE_EXPIRES_AFTER), "created",
+                   "expire_incomplete", limit, INCOMPLETE_EXPIRES_AFTER),
+        await _due(subs.filter(pause_collection_resumes_at__lte=until), "pause_collection_resumes_at",
+                   "resume_collection", limit),
+        await _due(invoices.filter(status="draft", auto_advance=True, automatically_finalizes_at__lte=until),
+                   "automatically_finalizes_at", "finalize", limit),
+        await _due(invoices.filter(status="open", next_payment_attempt__lte=until), "next_payment_attempt",
+                   "retry", limit),
+        await _due(invoices.filter(status="open", collection_method="send_invoice", past_due_notified=False,
+                                   due_date__lte=until), "due_date", "overdue", limit),
     ]
-    due = [c for c in candidates if c is not None]
-    return min(due, key=lambda s: (s.at, s.kind, s.id)) if due else None
+    horizon = min((steps[-1].at for steps in kinds if len(steps) == limit), default=None)
+    due = sorted((step for steps in kinds for step in steps), key=lambda s: (s.at, s.kind, s.id))
+    return [step for step in due if horizon is None or step.at <= horizon]
 
 
-async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, max_steps: int = 100_000) -> int:
-    """Run every due step up to `until` in time order; returns how many ran."""
+async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, max_steps: int = 1_000_000) -> int:
+    """Run every due step up to `until` in time order; returns how many ran.
+
+    Steps are read in batches. A step never schedules another sooner than FOLLOW_UP after itself
+    (a renewal's draft finalizes an hour later), so every step of a batch due within FOLLOW_UP of
+    its first one runs before anything the batch creates: time order holds without re-reading.
+    """
     ran = 0
     conflicted: set[Step] = set()
     while ran < max_steps:
-        step = await next_step(clock_id, until)
-        if step is None:
+        steps = await due_steps(clock_id, until)
+        if not steps:
             break
-        try:
-            async with atomic() as uow:
-                await STEPS[step.kind](step.id, step.at)
-        except IntegrityError:
-            # Another worker ran this step first (one cycle invoice per period): look again.
-            if step in conflicted:
-                raise
-            conflicted.add(step)
-            continue
-        await dispatch(uow.events)
-        ran += 1
+        window = steps[0].at + FOLLOW_UP
+        for step in (s for s in steps if s.at < window):
+            try:
+                async with atomic() as uow:
+                    await STEPS[step.kind](step.id, step.at)
+            except IntegrityError:
+                # Another worker ran this step first (one cycle invoice per period): read again.
+                if step in conflicted:
+                    raise
+                conflicted.add(step)
+                break
+            await dispatch(uow.events)
+            ran += 1
     return ran
 
 
