@@ -67,24 +67,6 @@ class PauseCollectionInput:
 
 
 @strawberry.input
-class UpdateSubscriptionInput:
-    items: list[UpdateSubscriptionItemInput] | None = UNSET
-    proration_behavior: ProrationBehavior | None = UNSET
-    proration_date: datetime | None = UNSET
-    billing_cycle_anchor: BillingCycleAnchorChoice | None = UNSET
-    cancel_at_period_end: bool | None = UNSET
-    cancel_at: datetime | None = UNSET
-    trial_end: datetime | None = UNSET
-    end_trial_now: bool | None = UNSET
-    coupon: strawberry.ID | None = UNSET
-    default_payment_method: strawberry.ID | None = UNSET
-    collection_method: CollectionMethod | None = UNSET
-    days_until_due: int | None = UNSET
-    pause_collection: PauseCollectionInput | None = UNSET
-    metadata: JSON | None = UNSET
-
-
-@strawberry.input
 class UpcomingSubscriptionDetailsInput:
     items: list[UpdateSubscriptionItemInput] | None = UNSET
     proration_behavior: ProrationBehavior | None = UNSET
@@ -95,6 +77,17 @@ class UpcomingSubscriptionDetailsInput:
     trial_end: datetime | None = UNSET
     end_trial_now: bool | None = UNSET
     coupon: strawberry.ID | None = UNSET
+
+
+@strawberry.input
+class UpdateSubscriptionInput(UpcomingSubscriptionDetailsInput):
+    """What a preview can change, and more."""
+
+    default_payment_method: strawberry.ID | None = UNSET
+    collection_method: CollectionMethod | None = UNSET
+    days_until_due: int | None = UNSET
+    pause_collection: PauseCollectionInput | None = UNSET
+    metadata: JSON | None = UNSET
 
 
 @strawberry.input
