@@ -10,9 +10,14 @@ def _dispatcher(ctx: dict):
     return lambda events: outbox.dispatch(ctx["redis"], events)
 
 
+# A run stops reading new batches after this, so it ends before the next minute's run starts (arq's
+# unique cron job ids already keep two workers from running the same minute).
+CYCLE_SECONDS = 50
+
+
 async def run_due_billing(ctx: dict) -> int:
     """Every step due by now for objects on real time (not on a test clock)."""
-    return await cycle.run_until(None, utcnow(), _dispatcher(ctx))
+    return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS)
 
 
 async def advance_test_clock(ctx: dict, clock_id: str) -> int:

@@ -8,6 +8,7 @@ in time order, each in its own transaction at its due time. Each step locks its
 row and re-checks that it is still due, so running the cycle twice, or in two workers at once,
 does each step once; one cycle invoice per period is also a unique constraint.
 """
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,7 +80,8 @@ async def due_steps(clock_id: str | None, until: datetime, limit: int = BATCH) -
     return [step for step in due if horizon is None or step.at <= horizon]
 
 
-async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, max_steps: int = 1_000_000) -> int:
+async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, max_steps: int = 1_000_000,
+                    max_seconds: float | None = None) -> int:
     """Run every due step up to `until` in time order; returns how many ran.
 
     Steps are read in batches. A step never schedules another sooner than FOLLOW_UP after itself
@@ -88,7 +90,8 @@ async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, m
     """
     ran = 0
     conflicted: set[Step] = set()
-    while ran < max_steps:
+    deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    while ran < max_steps and (deadline is None or time.monotonic() < deadline):
         steps = await due_steps(clock_id, until)
         if not steps:
             break

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from app.billing import events
 from app.billing.invoicing import mark_paid
@@ -50,10 +51,12 @@ class TestProcessor:
             return self._result(existing)
         code, decline, _ = _DECLINES.get(payment_method.behavior, (None, None, None))
         try:
-            record = await TestCharge.create(
-                id=new_id("ch"), idempotency_key=idempotency_key, payment_method_id=payment_method.id,
-                amount=amount, currency=currency, succeeded=code is None, failure_code=code, decline_code=decline,
-            )
+            async with in_transaction():  # a savepoint: a lost race leaves the caller's transaction usable
+                record = await TestCharge.create(
+                    id=new_id("ch"), idempotency_key=idempotency_key, payment_method_id=payment_method.id,
+                    amount=amount, currency=currency, succeeded=code is None, failure_code=code,
+                    decline_code=decline,
+                )
         except IntegrityError:
             record = await TestCharge.get(idempotency_key=idempotency_key)
         return self._result(record)
