@@ -1,6 +1,7 @@
 """`billing dev | serve | worker | migrate | export-schema | create-key`."""
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -33,12 +34,24 @@ def _dev_secret(settings: config.Settings) -> str:
     return secret
 
 
+async def _tune_gc(app) -> None:
+    """Once started: freeze what start-up made (modules, schema, ORM; its garbage collected first), which
+    lives as long as the process, so collections stop scanning it; and collect generation 0 after 10,000
+    allocations instead of 700, since a request makes thousands of short-lived objects. Cuts the API CPU
+    a request by 15-25 % (bench/README.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
+
+
 def _serve(settings: config.Settings, redis_url: str, host: str, port: int, banner: str | None = None) -> None:
     from aiohttp import web
 
     from app.http import create_app
 
-    web.run_app(create_app(settings, redis_url), host=host, port=port, print=(lambda _: print(banner, flush=True))
+    app = create_app(settings, redis_url)
+    app.on_startup.append(_tune_gc)
+    web.run_app(app, host=host, port=port, print=(lambda _: print(banner, flush=True))
                 if banner else None, access_log=None)
 
 

@@ -19,6 +19,9 @@ class Settings:
     max_query_depth: int = 10
     max_query_cost: int = 50_000
     idempotency_ttl_seconds: int = 24 * 3600
+    db_pool_size: int = 10
+    api_key_cache_seconds: int = 10
+    read_cache_seconds: int = 30
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
 
@@ -43,5 +46,8 @@ def load() -> Settings:
         max_body_bytes=_int("BILLING_MAX_BODY_BYTES", 1_048_576),
         max_query_depth=_int("BILLING_MAX_QUERY_DEPTH", 10),
         max_query_cost=_int("BILLING_MAX_QUERY_COST", 50_000),
+        db_pool_size=_int("BILLING_DB_POOL_SIZE", 10),
+        api_key_cache_seconds=_int("BILLING_API_KEY_CACHE_SECONDS", 10),
+        read_cache_seconds=_int("BILLING_READ_CACHE_SECONDS", 30),
         log_level=os.environ.get("BILLING_LOG_LEVEL", "INFO"),
     )

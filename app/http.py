@@ -13,6 +13,7 @@ from app import db, graphiql, keys, metrics, outbox
 from app.config import Settings
 from app.graphql.context import Context
 from app.graphql.errors import format_error
+from app.graphql.read_cache import ReadCache
 from app.graphql.schema import schema
 from app.idempotency import idempotency_middleware
 from app.ids import new_id
@@ -26,6 +27,7 @@ READY_TIMEOUT = 2.0
 REDIS = web.AppKey("redis", object)
 QUEUE = web.AppKey("queue", ArqRedis)
 SETTINGS = web.AppKey("settings", Settings)
+READ_CACHE = web.AppKey("read_cache", ReadCache)
 
 
 def error_body(message: str, *, type: str, code: str, param: str | None = None, **extra) -> dict:
@@ -37,10 +39,15 @@ class BillingGraphQLView(GraphQLView):
         return graphiql.render_page()
 
     async def get_context(self, request: web.Request, response) -> Context:
-        redis = request.app[REDIS]
+        redis, cache = request.app[REDIS], request.app[READ_CACHE]
+
+        async def dispatch(events):
+            cache.saw(event.type for event in events)  # this process reads its own writes at once
+            await outbox.dispatch(redis, events)
+
         return Context(
             principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
-            dispatch=lambda events: outbox.dispatch(redis, events), enqueue=request.app[QUEUE].enqueue_job,
+            dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache,
         )
 
     async def process_result(self, request: web.Request, result):
@@ -155,7 +162,12 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
         app[QUEUE] = ArqRedis.from_url(redis_url)  # connects on first use: the API starts while Redis is down
         if settings.secret_key:
             await keys.store(settings.secret_key, name="bootstrap")
+        app[READ_CACHE] = ReadCache(settings.read_cache_seconds)
+        follower = asyncio.create_task(app[READ_CACHE].follow(app[REDIS])) if settings.read_cache_seconds > 0 else None
         yield
+        if follower:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
         await app[QUEUE].aclose()
         await app[REDIS].aclose()
         if manage_db:

@@ -1,8 +1,10 @@
-"""The per-request context: who is calling, DataLoaders, the dispatcher for recorded events, and
-`enqueue(job name, *args, _job_id=...)` for work the workers do (the seam in front of arq)."""
+"""The per-request context: who is calling, DataLoaders, the dispatcher for recorded events,
+`enqueue(job name, *args, _job_id=...)` for work the workers do (the seam in front of arq), and the
+process's cache of catalog reads (none outside the HTTP API)."""
 from dataclasses import dataclass, field
 
 from app.graphql.loaders import Loaders
+from app.graphql.read_cache import ReadCache
 
 
 @dataclass
@@ -13,3 +15,4 @@ class Context:
     request_id: str = ""
     request: object = None
     loaders: Loaders = field(default_factory=Loaders)
+    read_cache: ReadCache | None = None

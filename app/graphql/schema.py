@@ -1,6 +1,7 @@
 """The GraphQL schema: queries, mutations and (later) live updates, with request limits."""
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -18,6 +19,7 @@ from app.graphql.mutations.clocks import ClockMutations
 from app.graphql.mutations.coupons import CouponMutations
 from app.graphql.mutations.customers import CustomerMutations
 from app.graphql.queries import Query as CatalogQueries
+from app.graphql.read_cache import CachedCatalogReads
 from app.graphql.scalars import SCALARS
 from app.graphql.types.catalog import ProductFeature
 from app.graphql.types.common import DeletedObject
@@ -40,6 +42,10 @@ class Mutation(CatalogMutations, CustomerMutations, CouponMutations, ClockMutati
 
 
 def build_schema(max_depth: int = load().max_query_depth) -> strawberry.Schema:
+    """Extensions are built per request, but the depth and alias rules are built once here: the rule
+    classes are part of ValidationCache's key, so new ones per request would never hit the cache."""
+    rules = (*QueryDepthLimiter(max_depth=max_depth).validation_rules,
+             *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -49,9 +55,9 @@ def build_schema(max_depth: int = load().max_query_depth) -> strawberry.Schema:
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(list(rules)),
             QueryCostLimiter,
+            CachedCatalogReads,
         ],
     )
 
