@@ -10,7 +10,9 @@ from arq import ArqRedis
 from strawberry.aiohttp.views import GraphQLView
 
 from app import db, graphiql, keys, metrics, outbox
+from app.billing.customer_sessions import is_session_secret
 from app.config import Settings
+from app.graphql import auth
 from app.graphql.context import Context
 from app.graphql.errors import format_error
 from app.graphql.read_cache import ReadCache
@@ -102,13 +104,15 @@ async def authenticate(request: web.Request, handler):
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    key = await keys.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret.strip() else None
-    if key is None:
-        message = ("Invalid API key provided." if header else
+    secret = secret.strip() if scheme.lower() == "bearer" else ""
+    principal = await auth.authenticate(secret)
+    if principal is None:
+        message = ("Invalid or expired customer session secret." if is_session_secret(secret) else
+                   "Invalid API key provided." if header else
                    "You did not provide an API key. Send it as 'Authorization: Bearer <secret key>'.")
         return web.json_response(error_body(message, type="authentication_error", code="unauthenticated"),
                                  status=401)
-    request[PRINCIPAL] = key
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 

@@ -350,6 +350,7 @@ async def queries_per_request(db_url: str, secret: str, pages: list[int]) -> dic
     log. Each is one round trip to PostgreSQL."""
     sys.path.insert(0, str(ROOT))
     from app import db, keys
+    from app.graphql.auth import authenticate
     from app.graphql.context import Context
     from app.graphql.schema import schema
 
@@ -364,9 +365,9 @@ async def queries_per_request(db_url: str, secret: str, pages: list[int]) -> dic
         counts = {}
         for page in pages:
             count.records = 0
-            key = await keys.authenticate(secret)  # remembered: no query
+            principal = await authenticate(secret)  # remembered: no query
             result = await schema.execute(CATALOG_QUERY, variable_values={"first": page},
-                                          context_value=Context(principal=key, dispatch=None))
+                                          context_value=Context(principal=principal, dispatch=None))
             assert not result.errors, result.errors
             counts[page] = count.records
         return counts

@@ -3,13 +3,14 @@
 process's cache of catalog reads (none outside the HTTP API)."""
 from dataclasses import dataclass, field
 
+from app.graphql.auth import Principal
 from app.graphql.loaders import Loaders
 from app.graphql.read_cache import ReadCache
 
 
 @dataclass
 class Context:
-    principal: object | None
+    principal: Principal | None
     dispatch: object
     enqueue: object = None
     request_id: str = ""

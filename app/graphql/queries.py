@@ -6,6 +6,7 @@ from tortoise.models import Model
 from app.billing.errors import invalid
 from app.billing.lookup import could_exist
 from app.graphql.enums import PriceType
+from app.graphql.loaders import Loaders
 from app.graphql.pagination import Connection, paginate
 from app.graphql.types.catalog import Feature, Price, Product
 from app.graphql.types.clocks import TestClock
@@ -28,18 +29,23 @@ async def _get(info: Info, model: type[Model], id: str):
     return await info.context.loaders.load(model, id) if could_exist(model, id) else None
 
 
+async def find_node(loaders: Loaders, id: str) -> Model | None:
+    """The object node(id) answers with."""
+    prefixed = NODE_PREFIXES.get(id.split("_", 1)[0])
+    # A caller-chosen product or coupon id may look like any prefix ("cus_promo"), so those come last.
+    candidates = [model for model in (prefixed, catalog.Product, coupons.Coupon) if model is not None]
+    for candidate in dict.fromkeys(candidates):
+        obj = await loaders.load(candidate, id) if could_exist(candidate, id) else None
+        if obj is not None:
+            return None if isinstance(obj, clocks.TestClock) and obj.deleted else obj
+    return None
+
+
 @strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        prefixed = NODE_PREFIXES.get(id.split("_", 1)[0])
-        # A caller-chosen product or coupon id may look like any prefix ("cus_promo"), so those come last.
-        candidates = [model for model in (prefixed, catalog.Product, coupons.Coupon) if model is not None]
-        for candidate in dict.fromkeys(candidates):
-            obj = await _get(info, candidate, id)
-            if obj is not None:
-                return None if isinstance(obj, clocks.TestClock) and obj.deleted else obj
-        return None
+        return await find_node(info.context.loaders, id)
 
     @strawberry.field
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:

@@ -1,5 +1,6 @@
 """An in-process cache of catalog reads: the result of a query that selects only catalog fields, keyed by
-(API key, document, operation name, variables), so repeated catalog pages skip execution.
+(principal's cache scope, document, operation name, variables), so repeated catalog pages skip execution.
+The scope is the API key, or all customer sessions together: a session's answer is never a key's.
 
 It stays correct through invalidation. Every catalog change records an event (product.*, price.*,
 entitlements.feature.*, product_feature.*) that is published on Redis after its commit (app/outbox.py);
@@ -233,5 +234,5 @@ class CachedCatalogReads(SchemaExtension):
             return None
         variables = _variables(context.variables)
         principal = getattr(context.context, "principal", None)
-        return None if variables is None else (getattr(principal, "id", None), context.query,
+        return None if variables is None else (getattr(principal, "cache_scope", None), context.query,
                                                context.operation_name, variables)

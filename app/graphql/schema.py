@@ -11,12 +11,14 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from app.config import load
+from app.graphql.auth import CustomerSessionBoundary
 from app.graphql.billing_queries import BillingQueries
 from app.graphql.limits import QueryCostLimiter
 from app.graphql.mutations.billing import BillingMutations
 from app.graphql.mutations.catalog import CatalogMutations
 from app.graphql.mutations.clocks import ClockMutations
 from app.graphql.mutations.coupons import CouponMutations
+from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
 from app.graphql.queries import Query as CatalogQueries
 from app.graphql.read_cache import CachedCatalogReads
@@ -37,7 +39,8 @@ class Query(CatalogQueries, BillingQueries):
 
 
 @strawberry.type
-class Mutation(CatalogMutations, CustomerMutations, CouponMutations, ClockMutations, BillingMutations):
+class Mutation(CatalogMutations, CustomerMutations, CustomerSessionMutations, CouponMutations, ClockMutations,
+               BillingMutations):
     pass
 
 
@@ -56,6 +59,7 @@ def build_schema(max_depth: int = load().max_query_depth) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: AddValidationRules(list(rules)),
+            CustomerSessionBoundary,
             QueryCostLimiter,
             CachedCatalogReads,
         ],

@@ -1,4 +1,4 @@
-"""API access: secret keys (stored as SHA-256 digests) and idempotency records."""
+"""API access: secret keys and customer sessions (both stored as SHA-256 digests), and idempotency records."""
 from tortoise import fields
 from tortoise.models import Model
 
@@ -30,3 +30,14 @@ class IdempotencyRecord(Model):
     class Meta:
         table = "idempotency_records"
         unique_together = (("scope", "key"),)
+
+
+class CustomerSession(StripeObject):
+    """A customer's frontend access for 30 minutes: its client secret is stored only as a SHA-256 digest."""
+
+    customer = fields.ForeignKeyField("models.Customer", related_name="sessions", on_delete=fields.CASCADE)
+    digest = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "customer_sessions"
