@@ -237,7 +237,8 @@ async def test_other_customers_and_their_objects_are_refused(world: World):
     for field, id in refused:
         await world.refused(f"query($x: ID!) {{ {field} }}", {"x": id})
     for field in ("customers { nodes { id } }", "subscriptions { nodes { id } }", "invoices { nodes { id } }",
-                  "invoiceItems { nodes { id } }", f'invoices(subscription: "{other.subscription}") {{ nodes {{ id }} }}',
+                  "invoiceItems { nodes { id } }",
+                  f'invoices(subscription: "{other.subscription}") {{ nodes {{ id }} }}',
                   "upcomingInvoice { total }", "coupons { nodes { id } }", "events { nodes { id } }",
                   "testClocks { nodes { id } }"):
         await world.refused(f"{{ {field} }}")
