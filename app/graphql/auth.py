@@ -162,7 +162,7 @@ for _node in ("Customer", "PaymentMethod", "Subscription", "SubscriptionItem", "
 
 # ---------------------------------------------------------------- root fields, and arguments checked
 
-Rule = Callable[[dict, Principal, Loaders], Awaitable[str | None]]  # -> why the session is refused, or None
+Rule = Callable[[dict, Principal, Loaders], Awaitable[None]]  # (field arguments, ...): raises _Refused
 
 
 class _Refused(Exception):
@@ -304,16 +304,19 @@ class _SessionFields(Visitor):
 
     def enter_field(self, node: FieldNode, *_):
         name, parent = node.name.value, self.type_info.get_parent_type()
-        if self.refusal is not None or name == "__typename" or parent is None or parent.name.startswith("__"):
+        if self.refusal is not None or name == "__typename" or (parent is not None and parent.name.startswith("__")):
             return
-        if parent.name in self.roots:
+        if parent is None:
+            rule, allowed = None, False
+        elif parent.name in self.roots:
             rule = self.roots[parent.name].get(name)
             allowed = rule is not None or name in INTROSPECTION
         else:
             rule = FIELD_RULES.get((parent.name, name))
             allowed = name in SESSION_FIELDS.get(parent.name, ())
         if not allowed:
-            self.refusal = _Refused(f"A customer session cannot read {parent.name}.{name}: it reads its own "
+            where = f"{parent.name}.{name}" if parent is not None else name
+            self.refusal = _Refused(f"A customer session cannot read {where}: it reads its own "
                                     "customer's data and the active catalog only.", None)
         elif rule is not None and self.variables is not None:
             field = self.type_info.get_field_def()

@@ -2,7 +2,7 @@
 a key read (nor the reverse), and sessions share theirs, since they all read the same active catalog."""
 from tests.api.test_read_cache import cached, sql_statements  # noqa: F401 - the fixture, on a Redis of its own
 from tests.billing_flows import create_customer
-from tests.sessions.conftest import SESSION
+from tests.sessions.world import SESSION
 
 ACTIVE = "{ products(active: true) { nodes { id name } } }"
 ALL = "{ products { nodes { id name } } }"

@@ -19,7 +19,7 @@ from graphql.pyutils import Undefined
 from app.graphql.auth import ROOT_RULES, SESSION_FIELDS
 from app.graphql.schema import schema
 from app.models.events import Event
-from tests.sessions.conftest import World
+from tests.sessions.world import World, world_fixture  # noqa: F401 - the fixture
 
 GRAPHQL = schema._schema
 SCALAR_LITERALS = {"ID": '"x_1"', "String": '"x"', "Int": "1", "Float": "1.5", "Boolean": "true", "BigInt": "1",

@@ -8,7 +8,7 @@ from app.billing.customer_sessions import PREFIX
 from app.graphql import auth
 from app.models.access import CustomerSession
 from tests.billing_flows import create_clock, create_customer
-from tests.sessions.conftest import SESSION
+from tests.sessions.world import SESSION
 
 READ = "query($c: ID!) { customer(id: $c) { id } }"
 UNAUTHENTICATED = {"code": "unauthenticated", "type": "authentication_error", "param": None}

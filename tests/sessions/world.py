@@ -93,6 +93,6 @@ async def build_world(api) -> World:
                  archived_feature=archived_feature, coupon=coupon)
 
 
-@pytest_asyncio.fixture
-async def world(api) -> World:
+@pytest_asyncio.fixture(name="world")
+async def world_fixture(api) -> World:
     return await build_world(api)
