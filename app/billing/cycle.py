@@ -126,7 +126,7 @@ async def period_end(id: str, at: datetime) -> None:
         return
     at = sub.current_period_end
     if sub.cancel_at_period_end or (sub.cancel_at is not None and sub.cancel_at <= at):
-        await cancel(sub, at)
+        await cancel(sub, at, bill_usage=True)
         return
     before = events.snapshot(sub)
     old_start = sub.current_period_start
@@ -160,7 +160,7 @@ async def cancel_at(id: str, at: datetime) -> None:
     sub = await _sub(id)
     if sub is None or sub.status not in RENEWING or sub.cancel_at is None or sub.cancel_at > at:
         return
-    await cancel(sub, sub.cancel_at)
+    await cancel(sub, sub.cancel_at, bill_usage=True)
 
 
 async def trial_will_end(id: str, at: datetime) -> None:

@@ -5,7 +5,7 @@ calls, the due time of a step when the cycle runs them.
 """
 from datetime import datetime, timedelta
 
-from app.billing import discounts, events, validation
+from app.billing import discounts, events, usage_records, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, create_invoice, finalize, pending_items
 from app.billing.payments import collect
@@ -97,8 +97,8 @@ async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: 
 
 async def metered_lines(sub: Subscription, items: list[SubscriptionItem], start: datetime,
                         end: datetime) -> list[LineSpec]:
-    """Usage billed in arrears for [start, end): joins with the usage issue (meters, usage records)."""
-    return []
+    """Usage billed in arrears for [start, end), never prorated."""
+    return [*await usage_records.record_lines(sub, items, start, end)]
 
 
 async def live_items(sub: Subscription) -> list[SubscriptionItem]:
@@ -367,10 +367,11 @@ async def _reset_anchor(sub: Subscription, customer: Customer, items: list[Subsc
                         credits: list[LineSpec], *, preview: bool = False) -> None:
     """A new period from `at`, invoiced at once, with the unused time of the old one credited."""
     await _pending_proration_items(sub, credits, at)
+    usage = await metered_lines(sub, items, sub.current_period_start, at)  # the old period's usage to date
     sub.billing_cycle_anchor = at
     sub.current_period_start = at
     sub.current_period_end = period_after(at, sub.interval, sub.interval_count)
-    specs = await period_lines(sub, items, at, sub.current_period_end)
+    specs = [*await period_lines(sub, items, at, sub.current_period_end), *usage]
     await invoice_now(sub, customer, at, billing_reason="subscription_update", specs=specs,
                       period_start=at, period_end=sub.current_period_end, preview=preview)
 
@@ -521,16 +522,26 @@ async def _stop_retries(sub: Subscription, now: datetime) -> None:
         await events.record_update("invoice.updated", invoice, before, created=now)
 
 
-async def cancel(sub: Subscription, now: datetime, *, invoice_now_: bool = False, prorate: bool = False) -> None:
-    """End the subscription at `now`; optionally credit unused time and invoice what is pending."""
+async def cancel(sub: Subscription, now: datetime, *, invoice_now_: bool = False, prorate: bool = False,
+                 bill_usage: bool = False) -> None:
+    """End the subscription at `now`; optionally credit unused time and invoice what is pending.
+    invoice_now (and `bill_usage`, for cancellations the cycle runs) also bills the metered usage to date."""
     if sub.status in ("canceled", "incomplete_expired"):
         raise invalid(f"This subscription is already {sub.status}.", "id")
     customer = await Customer.get(id=sub.customer_id)
     await _stop_retries(sub, now)
     if prorate and sub.status != "trialing":
         await _pending_proration_items(sub, await _credit_unused(sub, await live_items(sub), now), now)
-    if invoice_now_ and await pending_items(customer.id, subscription_id=sub.id):
-        await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=[],
+    usage = []
+    if (invoice_now_ or bill_usage) and sub.status not in ("paused", "trialing"):
+        # Canceling now bills usage through `now` itself (timestamps are whole seconds); a scheduled end
+        # bills its period [start, end) like a renewal.
+        through = now + timedelta(seconds=1) if invoice_now_ else now
+        usage = await metered_lines(sub, await live_items(sub), sub.current_period_start, through)
+        for line in usage:
+            line.period_end = now
+    if usage or (invoice_now_ and await pending_items(customer.id, subscription_id=sub.id)):
+        await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=usage,
                           period_start=sub.current_period_start, period_end=now)
     for invoice in await Invoice.filter(subscription_id=sub.id, status="draft", deleted=False):
         invoice.auto_advance = False

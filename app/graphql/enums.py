@@ -154,3 +154,20 @@ class PaymentIntentStatus(Enum):
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     CANCELED = "canceled"
+
+
+@strawberry.enum
+class UsageRecordAction(Enum):
+    INCREMENT = "increment"
+    SET = "set"
+
+
+@strawberry.enum
+class CreditGrantCategory(Enum):
+    PAID = "paid"
+    PROMOTIONAL = "promotional"
+
+
+@strawberry.enum
+class CreditGrantPriceType(Enum):
+    METERED = "metered"

@@ -20,6 +20,7 @@ from app.graphql.mutations.clocks import ClockMutations
 from app.graphql.mutations.coupons import CouponMutations
 from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
+from app.graphql.mutations.usage_records import UsageRecordMutations
 from app.graphql.queries import Query as CatalogQueries
 from app.graphql.read_cache import CachedCatalogReads
 from app.graphql.scalars import SCALARS
@@ -40,7 +41,7 @@ class Query(CatalogQueries, BillingQueries):
 
 @strawberry.type
 class Mutation(CatalogMutations, CustomerMutations, CustomerSessionMutations, CouponMutations, ClockMutations,
-               BillingMutations):
+               BillingMutations, UsageRecordMutations):
     pass
 
 

@@ -9,4 +9,6 @@ MODULES = [
     "app.models.access",
     "app.models.subscriptions",
     "app.models.invoices",
+    "app.models.usage_records",
+    "app.models.credit_grants",
 ]

@@ -16,7 +16,7 @@ from app.graphql.enums import (
     PaymentIntentStatus,
     SubscriptionStatus,
 )
-from app.graphql.pagination import IN_POSITION, Connection, Edge, PageInfo, page_of
+from app.graphql.pagination import IN_POSITION, NEWEST_FIRST, Connection, Edge, PageInfo, page_of
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, Period, model_type
 from app.models import catalog, clocks, coupons, customers
@@ -28,6 +28,7 @@ PaymentMethod = Annotated["PaymentMethod", strawberry.lazy("app.graphql.types.cu
 Price = Annotated["Price", strawberry.lazy("app.graphql.types.catalog")]
 Discount = Annotated["Discount", strawberry.lazy("app.graphql.types.coupons")]
 TestClock = Annotated["TestClock", strawberry.lazy("app.graphql.types.clocks")]
+UsageRecordSummary = Annotated["UsageRecordSummary", strawberry.lazy("app.graphql.types.usage_records")]
 
 
 @strawberry.type
@@ -51,6 +52,14 @@ class SubscriptionItem(Node):
     @strawberry.field
     async def price(self, info: Info) -> Price:
         return await info.context.loaders.load(catalog.Price, self.price_id)
+
+    @strawberry.field(description="Usage per billing period, newest first: each billed period, then the current "
+                                  "one (invoice null).")
+    async def usage_record_summaries(self, first: int | None = None,
+                                     after: str | None = None) -> Connection[UsageRecordSummary]:
+        from app.billing.usage_records import summaries
+
+        return page_of(await summaries(self), first, after, NEWEST_FIRST)
 
 
 @strawberry.type(name="Subscription")
