@@ -10,5 +10,4 @@ MODULES = [
     "app.models.subscriptions",
     "app.models.invoices",
     "app.models.usage_records",
-    "app.models.credit_grants",
 ]

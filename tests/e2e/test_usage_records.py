@@ -152,3 +152,15 @@ async def test_usage_during_a_trial_is_not_billed(api, run_worker):
     [line] = trial_end["lines"]["nodes"]
     assert (trial_end["total"], line["quantity"], line["amount"]) == (0, 1000, 0)
     assert line["description"].endswith("(Trial period)")
+
+
+async def test_a_retried_request_counts_once(api, run_worker):
+    clock, customer, sub, item = await metered_subscription(api)
+    await advance(api, run_worker, clock, START + timedelta(days=1))
+    variables = {"input": {"subscriptionItem": item, "quantity": 3}}
+    first = await api.ok(RECORD, variables, headers={"Idempotency-Key": "usage-1"})
+    again = await api.ok(RECORD, variables, headers={"Idempotency-Key": "usage-1"})
+    assert again == first
+    await api.ok(RECORD, variables, headers={"Idempotency-Key": "usage-2"})
+    data = await api.ok(SUMMARIES, {"id": sub})
+    assert data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]["nodes"][0]["totalUsage"] == 6
