@@ -6,7 +6,7 @@ from app.models.base import StripeObject
 
 
 class UsageRecord(StripeObject):
-    """One createUsageRecord call, as reported (the audit trail; billing reads UsageTotal)."""
+    """One createUsageRecord call, as reported: the audit trail. Billing reads UsageTotal."""
 
     subscription_item = fields.ForeignKeyField("models.SubscriptionItem", related_name="usage_records",
                                                on_delete=fields.CASCADE)
