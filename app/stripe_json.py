@@ -8,6 +8,7 @@ from app.models.access import ApiKey
 from app.models.catalog import Feature, Price, Product, ProductFeature
 from app.models.clocks import TestClock
 from app.models.coupons import Coupon, Discount
+from app.models.credit_grants import CreditBalanceTransaction, CreditGrant
 from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
 from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
 from app.models.subscriptions import Subscription, SubscriptionItem
@@ -167,6 +168,9 @@ def invoice(i: Invoice) -> dict:
                                "marked_uncollectible_at": unix(i.marked_uncollectible_at)},
         "subscription": i.subscription_id, "subtotal": i.subtotal, "test_clock": i.test_clock_id, "total": i.total,
         "total_discount_amounts": i.total_discount_amounts,
+        "total_pretax_credit_amounts": [
+            {"amount": a["amount"], "credit_balance_transaction": a.get("credit_balance_transaction"),
+             "type": "credit_balance_transaction"} for a in i.total_pretax_credit_amounts or []],
     }
 
 
@@ -190,7 +194,35 @@ def payment_intent(p: PaymentIntent) -> dict:
     }
 
 
+def credit_grant(g: CreditGrant) -> dict:
+    return {
+        "id": g.id, "object": "billing.credit_grant",
+        "amount": {"monetary": {"currency": g.currency, "value": g.amount}, "type": "monetary"},
+        "applicability_config": {"scope": {"price_type": g.applicability_price_type}}, "category": g.category,
+        "created": unix(g.created), "customer": g.customer_id, "effective_at": unix(g.effective_at),
+        "expires_at": unix(g.expires_at), "livemode": False, "metadata": g.metadata, "name": g.name,
+        "priority": g.priority, "test_clock": g.test_clock_id, "updated": unix(g.updated),
+        "voided_at": unix(g.voided_at),
+    }
+
+
+def credit_balance_transaction(t: CreditBalanceTransaction) -> dict:
+    amount = {"amount": {"monetary": {"currency": t.currency, "value": t.amount}, "type": "monetary"},
+              "type": t.kind}
+    if t.invoice_id and t.type == "debit":
+        amount["credits_applied"] = {"invoice": t.invoice_id}
+    if t.invoice_id and t.type == "credit":
+        amount["credits_application_invoice_voided"] = {"invoice": t.invoice_id}
+    return {
+        "id": t.id, "object": "billing.credit_balance_transaction", "created": unix(t.created),
+        "credit_grant": t.credit_grant_id, "effective_at": unix(t.effective_at), "livemode": False,
+        "type": t.type, "credit": amount if t.type == "credit" else None,
+        "debit": amount if t.type == "debit" else None,
+    }
+
+
 _SERIALIZERS.update({
+    CreditGrant: credit_grant, CreditBalanceTransaction: credit_balance_transaction,
     Subscription: subscription, SubscriptionItem: subscription_item, Invoice: invoice, InvoiceItem: invoice_item,
     PaymentIntent: payment_intent,
 })

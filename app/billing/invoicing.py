@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.billing import events
+from app.billing import credit_grants, events
 from app.billing.discount_allocation import allocate
 from app.billing.errors import invalid
 from app.ids import new_id
@@ -211,6 +211,7 @@ async def finalize(invoice: Invoice, now: datetime) -> Invoice:
     await compute_totals(invoice, lines, now)
     for line in lines:
         await line.save(update_fields=["discount_amounts"])
+    await credit_grants.apply(invoice, lines, now)
     await _apply_balance(invoice, customer, now)
     await _end_once_discounts(invoice, now)
     invoice.number = await _take_number(customer)
@@ -259,6 +260,7 @@ async def void(invoice: Invoice, now: datetime) -> Invoice:
     invoice.next_payment_attempt = None
     await invoice.save()
     await _restore_balance(invoice, now)
+    await credit_grants.give_back(invoice, now)
     await events.record("invoice.voided", invoice, created=now)
     return invoice
 

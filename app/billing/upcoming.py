@@ -7,6 +7,7 @@ import hashlib
 
 from tortoise.transactions import in_transaction
 
+from app.billing import credit_grants
 from app.billing.errors import BillingError, invalid
 from app.billing.invoicing import create_invoice, current_lines, pending_items
 from app.billing.periods import next_boundary
@@ -40,10 +41,11 @@ async def _subscription(customer: str | None, subscription: str | None) -> Subsc
     return sub
 
 
-def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoice, list[InvoiceLineItem]]:
-    """Due as finalization would make it: the customer's balance (credit < 0) reduces it. A preview
-    is rebuilt on every request, so its line ids derive from the lines themselves: a page's cursor
-    stays valid for the next page while the preview is unchanged."""
+async def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """Due as finalization would make it: billing credits, then the customer's balance (credit < 0)
+    reduce it. A preview is rebuilt on every request, so its line ids derive from the lines themselves:
+    a page's cursor stays valid for the next page while the preview is unchanged."""
+    await credit_grants.preview(invoice, lines, invoice.created)
     invoice.amount_due = invoice.amount_remaining = max(invoice.total + invoice.starting_balance, 0)
     for position, line in enumerate(lines):
         key = repr((position, line.type, line.amount, line.description, line.price_id, line.quantity,
@@ -69,7 +71,7 @@ async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem
         collection_method=sub.collection_method, days_until_due=sub.days_until_due, auto_advance=False,
         pending=await pending_items(customer.id, subscription_id=sub.id), save=False,
     )
-    return _finish(invoice, lines)
+    return await _finish(invoice, lines)
 
 
 async def _as_preview(invoice: Invoice) -> tuple[Invoice, list[InvoiceLineItem]]:
@@ -78,7 +80,7 @@ async def _as_preview(invoice: Invoice) -> tuple[Invoice, list[InvoiceLineItem]]
     invoice.id, invoice.billing_reason = new_id("upcoming"), "upcoming"
     for line in lines:
         line.invoice_id = invoice.id
-    return _finish(invoice, lines)
+    return await _finish(invoice, lines)
 
 
 async def upcoming_invoice(*, customer: str | None = None, subscription: str | None = None,

@@ -14,14 +14,15 @@ from app.graphql.types.common import Node
 from app.graphql.types.coupons import Coupon
 from app.graphql.types.customers import Customer
 from app.graphql.types.events import Event
-from app.models import catalog, clocks, coupons, customers, events, usage_records
+from app.models import catalog, clocks, coupons, credit_grants, customers, events, usage_records
 
 # Id prefix -> model, for node(id). Products and coupons may carry ids the caller chose.
 NODE_PREFIXES: dict[str, type[Model]] = {
     "prod": catalog.Product, "price": catalog.Price, "feat": catalog.Feature, "prodft": catalog.ProductFeature,
     "cus": customers.Customer, "pm": customers.PaymentMethod, "cbtxn": customers.CustomerBalanceTransaction,
     "di": coupons.Discount, "evt": events.Event, "clock": clocks.TestClock,
-    "mbur": usage_records.UsageRecord,
+    "mbur": usage_records.UsageRecord, "credgr": credit_grants.CreditGrant,
+    "credbtxn": credit_grants.CreditBalanceTransaction,
 }
 MAX_EVENT_TYPES = 20
 

@@ -18,6 +18,7 @@ from app.graphql.mutations.billing import BillingMutations
 from app.graphql.mutations.catalog import CatalogMutations
 from app.graphql.mutations.clocks import ClockMutations
 from app.graphql.mutations.coupons import CouponMutations
+from app.graphql.mutations.credit_grants import CreditGrantMutations
 from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
 from app.graphql.mutations.usage_records import UsageRecordMutations
@@ -41,7 +42,7 @@ class Query(CatalogQueries, BillingQueries):
 
 @strawberry.type
 class Mutation(CatalogMutations, CustomerMutations, CustomerSessionMutations, CouponMutations, ClockMutations,
-               BillingMutations, UsageRecordMutations):
+               BillingMutations, UsageRecordMutations, CreditGrantMutations):
     pass
 
 

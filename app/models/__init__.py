@@ -10,4 +10,5 @@ MODULES = [
     "app.models.subscriptions",
     "app.models.invoices",
     "app.models.usage_records",
+    "app.models.credit_grants",
 ]

@@ -23,6 +23,8 @@ class Invoice(StripeObject):
     days_until_due = fields.IntField(null=True)
     subtotal = fields.BigIntField(default=0)
     total_discount_amounts = fields.JSONField(default=list)
+    # Billing credits applied at finalization: [{"amount", "credit_grant", "credit_balance_transaction"}]
+    total_pretax_credit_amounts = fields.JSONField(default=list)
     total = fields.BigIntField(default=0)
     starting_balance = fields.BigIntField(default=0)
     ending_balance = fields.BigIntField(null=True)

@@ -28,6 +28,7 @@ PaymentMethod = Annotated["PaymentMethod", strawberry.lazy("app.graphql.types.cu
 Price = Annotated["Price", strawberry.lazy("app.graphql.types.catalog")]
 Discount = Annotated["Discount", strawberry.lazy("app.graphql.types.coupons")]
 TestClock = Annotated["TestClock", strawberry.lazy("app.graphql.types.clocks")]
+InvoicePretaxCreditAmount = Annotated["InvoicePretaxCreditAmount", strawberry.lazy("app.graphql.types.credit_grants")]
 UsageRecordSummary = Annotated["UsageRecordSummary", strawberry.lazy("app.graphql.types.usage_records")]
 
 
@@ -318,6 +319,13 @@ class Invoice(Node):
     @strawberry.field
     def total_discount_amounts(self) -> list[DiscountAmount]:
         return _discount_amounts(self.total_discount_amounts)
+
+    @strawberry.field(description="Billing credits applied to the metered part (Stripe's "
+                                  "total_pretax_credit_amounts of type credit_balance_transaction).")
+    def total_pretax_credit_amounts(self) -> list[InvoicePretaxCreditAmount]:
+        from app.graphql.types.credit_grants import pretax_credit_amounts
+
+        return pretax_credit_amounts(self.total_pretax_credit_amounts)
 
     @strawberry.field
     async def discounts(self, info: Info) -> list[Discount]:

@@ -10,13 +10,14 @@ from app.graphql.enums import InvoiceStatus, SubscriptionStatus
 from app.graphql.pagination import Connection
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
-from app.models import clocks, coupons, invoices, subscriptions
+from app.models import clocks, coupons, credit_grants, invoices, subscriptions
 from app.models import customers as m
 
 TestClock = Annotated["TestClock", strawberry.lazy("app.graphql.types.clocks")]
 Subscription = Annotated["Subscription", strawberry.lazy("app.graphql.types.billing")]
 Invoice = Annotated["Invoice", strawberry.lazy("app.graphql.types.billing")]
 Discount = Annotated["Discount", strawberry.lazy("app.graphql.types.coupons")]
+CreditGrant = Annotated["CreditGrant", strawberry.lazy("app.graphql.types.credit_grants")]
 
 
 @strawberry.type
@@ -91,6 +92,11 @@ class Customer(Node):
     async def balance_transactions(self, info: Info, first: int | None = None,
                                    after: str | None = None) -> Connection["CustomerBalanceTransaction"]:
         return await info.context.loaders.page(m.CustomerBalanceTransaction, "customer_id", self.id, first, after)
+
+    @strawberry.field
+    async def credit_grants(self, info: Info, first: int | None = None,
+                            after: str | None = None) -> Connection[CreditGrant]:
+        return await info.context.loaders.page(credit_grants.CreditGrant, "customer_id", self.id, first, after)
 
     @strawberry.field
     async def subscriptions(self, info: Info, first: int | None = None, after: str | None = None,
