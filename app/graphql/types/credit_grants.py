@@ -7,13 +7,13 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.billing.credit_grants import available_balance
-from app.clock import now_for
+from app.clock import utcnow
 from app.graphql.enums import CreditGrantCategory, CreditGrantPriceType
 from app.graphql.pagination import Connection
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
+from app.models import clocks, customers, invoices
 from app.models import credit_grants as m
-from app.models import customers, invoices
 
 Customer = Annotated["Customer", strawberry.lazy("app.graphql.types.customers")]
 Invoice = Annotated["Invoice", strawberry.lazy("app.graphql.types.billing")]
@@ -52,7 +52,8 @@ class CreditGrant(Node):
     @strawberry.field(description="What is left of the grant now.")
     async def available_balance(self, info: Info) -> BigInt:
         owner = await info.context.loaders.load(customers.Customer, self.customer_id)
-        return available_balance(self, await now_for(owner))
+        clock = await info.context.loaders.load(clocks.TestClock, owner.test_clock_id)
+        return available_balance(self, clock.frozen_time if clock else utcnow())
 
     @strawberry.field
     def applicability_config(self) -> CreditGrantApplicabilityConfig:
