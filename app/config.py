@@ -23,6 +23,8 @@ class Settings:
     api_key_cache_seconds: int = 10
     read_cache_seconds: int = 30
     log_level: str = "INFO"
+    meter_dedup_seconds: int = 600
+    meter_drain_entries: int = 10
     extra: dict = field(default_factory=dict)
 
     @property
@@ -50,4 +52,6 @@ def load() -> Settings:
         api_key_cache_seconds=_int("BILLING_API_KEY_CACHE_SECONDS", 10),
         read_cache_seconds=_int("BILLING_READ_CACHE_SECONDS", 30),
         log_level=os.environ.get("BILLING_LOG_LEVEL", "INFO"),
+        meter_dedup_seconds=max(600, _int("BILLING_METER_DEDUP_SECONDS", 600)),
+        meter_drain_entries=_int("BILLING_METER_DRAIN_ENTRIES", 10),
     )

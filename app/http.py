@@ -49,7 +49,8 @@ class BillingGraphQLView(GraphQLView):
 
         return Context(
             principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
-            dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache,
+            dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache, redis=redis,
+            meter_dedup_seconds=request.app[SETTINGS].meter_dedup_seconds,
         )
 
     async def process_result(self, request: web.Request, result):

@@ -11,6 +11,7 @@ from app.models.coupons import Coupon, Discount
 from app.models.credit_grants import CreditBalanceTransaction, CreditGrant
 from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
 from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
+from app.models.meters import BillingAlert, Meter
 from app.models.subscriptions import Subscription, SubscriptionItem
 
 
@@ -226,3 +227,27 @@ _SERIALIZERS.update({
     Subscription: subscription, SubscriptionItem: subscription_item, Invoice: invoice, InvoiceItem: invoice_item,
     PaymentIntent: payment_intent,
 })
+
+
+# ---------------------------------------------------------------- meters and alerts
+
+def meter(m: Meter) -> dict:
+    return {
+        "id": m.id, "object": "billing.meter", "created": unix(m.created),
+        "customer_mapping": {"event_payload_key": m.customer_payload_key, "type": "by_id"},
+        "default_aggregation": {"formula": m.formula}, "display_name": m.display_name,
+        "event_name": m.event_name, "livemode": False, "status": m.status, "updated": unix(m.updated),
+        "value_settings": {"event_payload_key": m.value_payload_key},
+    }
+
+
+def billing_alert(a: BillingAlert) -> dict:
+    filters = [{"customer": a.customer_id, "type": "customer"}] if a.customer_id else None
+    return {
+        "id": a.id, "object": "billing.alert", "alert_type": "usage_threshold", "livemode": False,
+        "status": a.status, "title": a.title,
+        "usage_threshold": {"filters": filters, "gte": a.gte, "meter": a.meter_id, "recurrence": "one_time"},
+    }
+
+
+_SERIALIZERS.update({Meter: meter, BillingAlert: billing_alert})

@@ -14,6 +14,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from tortoise.contrib.test import tortoise_test_context
 
 from app import keys
+from app.billing import usage
 from app.config import Settings
 from app.http import create_app
 from app.models import MODULES
@@ -46,6 +47,12 @@ async def _postgres_reachable() -> bool:
         return False
     await conn.close()
     return True
+
+
+@pytest.fixture(autouse=True)
+def _fresh_meter_lookups():
+    """The API's per-process meter cache lives a second: each test's database has its own meters."""
+    usage.lookups.forget()
 
 
 @pytest_asyncio.fixture

@@ -4,6 +4,7 @@ from app.billing import clocks, cycle
 from app.billing.events import atomic
 from app.clock import utcnow
 from app.models.clocks import TestClock
+from workers import usage
 
 
 def _dispatcher(ctx: dict):
@@ -16,7 +17,8 @@ CYCLE_SECONDS = 50
 
 
 async def run_due_billing(ctx: dict) -> int:
-    """Every step due by now for objects on real time (not on a test clock)."""
+    """Every step due by now for objects on real time (not on a test clock), after storing accepted usage."""
+    await usage.flush(ctx["redis"])
     return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS)
 
 
@@ -26,6 +28,7 @@ async def advance_test_clock(ctx: dict, clock_id: str) -> int:
     if clock is None or clock.status != "advancing":
         return 0
     dispatch = _dispatcher(ctx)
+    await usage.flush(ctx["redis"])  # every meter event accepted before the advance counts in its invoices
     try:
         ran = await cycle.run_until(clock.id, clock.advance_to, dispatch)
     except Exception:

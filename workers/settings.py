@@ -7,16 +7,18 @@ from arq.connections import RedisSettings
 from app import db
 from app.config import load
 from app.logs import setup_logging
-from workers import billing, maintenance
+from workers import billing, maintenance, usage
 
 
 async def startup(ctx: dict) -> None:
     settings = load()
     setup_logging(settings.log_level)
     await db.init(settings.db_url)
+    await usage.start_drain(ctx)
 
 
 async def shutdown(ctx: dict) -> None:
+    await usage.stop_drain(ctx)
     await db.close()
 
 

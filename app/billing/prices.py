@@ -6,13 +6,14 @@ from app.billing.errors import invalid, missing_param, not_found
 from app.billing.lookup import get
 from app.ids import new_id
 from app.models.catalog import Price, Product
+from app.models.meters import Meter
 
 # Stripe: a recurring interval is at most three years.
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 MAX_LOOKUP_KEY = 200
 
 
-def _recurring(recurring: dict | None, price_type: str) -> dict:
+async def _recurring(recurring: dict | None, price_type: str) -> dict:
     if recurring is None:
         if price_type == "recurring":
             raise missing_param("recurring", "A recurring price needs `recurring` (interval).")
@@ -34,9 +35,12 @@ def _recurring(recurring: dict | None, price_type: str) -> dict:
                           "recurring.aggregateUsage")
         if meter is not None:
             raise invalid("A meter is only for metered prices (usageType METERED).", "recurring.meter")
+    elif meter is not None and aggregate_usage is not None:
+        raise invalid("A price with a meter aggregates as its meter does: leave aggregateUsage out.",
+                      "recurring.aggregateUsage")
     elif aggregate_usage is None and meter is None:
         aggregate_usage = "sum"
-    if meter is not None:
+    if meter is not None and not await Meter.exists(id=meter):
         raise not_found("billing.meter", meter, "recurring.meter")
     return {
         "recurring_interval": interval, "recurring_interval_count": count,
@@ -154,7 +158,7 @@ async def create_price(*, product: str, currency: str, unit_amount=None, unit_am
     owner = await get(Product, product, "product", kind="product")
     currency = validation.currency(currency)
     price_type = type or ("recurring" if recurring is not None else "one_time")
-    fields = _recurring(recurring, price_type) | _amounts(
+    fields = await _recurring(recurring, price_type) | _amounts(
         billing_scheme=billing_scheme or "per_unit", unit_amount=unit_amount,
         unit_amount_decimal=unit_amount_decimal, tiers=tiers, tiers_mode=tiers_mode,
         transform_quantity=transform_quantity,

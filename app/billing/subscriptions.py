@@ -5,7 +5,7 @@ calls, the due time of a step when the cycle runs them.
 """
 from datetime import datetime, timedelta
 
-from app.billing import discounts, events, usage_records, validation
+from app.billing import discounts, events, usage, usage_records, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, create_invoice, finalize, pending_items
 from app.billing.payments import collect
@@ -97,8 +97,10 @@ async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: 
 
 async def metered_lines(sub: Subscription, items: list[SubscriptionItem], start: datetime,
                         end: datetime) -> list[LineSpec]:
-    """Usage billed in arrears for [start, end), never prorated."""
-    return [*await usage_records.record_lines(sub, items, start, end)]
+    """Usage billed in arrears for [start, end), never prorated: meters, and usage records of metered prices
+    without one."""
+    return [*await usage.meter_lines(sub, items, start, end),
+            *await usage_records.record_lines(sub, items, start, end)]
 
 
 async def live_items(sub: Subscription) -> list[SubscriptionItem]:

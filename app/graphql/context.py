@@ -17,3 +17,5 @@ class Context:
     request: object = None
     loaders: Loaders = field(default_factory=Loaders)
     read_cache: ReadCache | None = None
+    redis: object = None
+    meter_dedup_seconds: int = 600

@@ -171,3 +171,35 @@ class CreditGrantCategory(Enum):
 @strawberry.enum
 class CreditGrantPriceType(Enum):
     METERED = "metered"
+
+
+@strawberry.enum
+class MeterAggregationFormula(Enum):
+    SUM = "sum"
+    COUNT = "count"
+    LAST = "last"
+
+
+@strawberry.enum
+class MeterStatus(Enum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+@strawberry.enum
+class MeterValueGroupingWindow(Enum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@strawberry.enum
+class MeterEventAdjustmentStatus(Enum):
+    PENDING = "pending"
+    COMPLETE = "complete"
+
+
+@strawberry.enum
+class BillingAlertStatus(Enum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    ARCHIVED = "archived"

@@ -14,6 +14,7 @@ from app.config import load
 from app.graphql.auth import CustomerSessionBoundary
 from app.graphql.billing_queries import BillingQueries
 from app.graphql.limits import QueryCostLimiter
+from app.graphql.meter_queries import MeterQueries
 from app.graphql.mutations.billing import BillingMutations
 from app.graphql.mutations.catalog import CatalogMutations
 from app.graphql.mutations.clocks import ClockMutations
@@ -22,6 +23,7 @@ from app.graphql.mutations.credit_grants import CreditGrantMutations
 from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
 from app.graphql.mutations.usage_records import UsageRecordMutations
+from app.graphql.mutations.meters import MeterMutations
 from app.graphql.queries import Query as CatalogQueries
 from app.graphql.read_cache import CachedCatalogReads
 from app.graphql.scalars import SCALARS
@@ -36,13 +38,13 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(CatalogQueries, BillingQueries):
+class Query(CatalogQueries, BillingQueries, MeterQueries):
     pass
 
 
 @strawberry.type
 class Mutation(CatalogMutations, CustomerMutations, CustomerSessionMutations, CouponMutations, ClockMutations,
-               BillingMutations, UsageRecordMutations, CreditGrantMutations):
+               BillingMutations, UsageRecordMutations, CreditGrantMutations, MeterMutations):
     pass
 
 

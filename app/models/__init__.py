@@ -11,4 +11,5 @@ MODULES = [
     "app.models.invoices",
     "app.models.usage_records",
     "app.models.credit_grants",
+    "app.models.meters",
 ]

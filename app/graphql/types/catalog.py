@@ -1,6 +1,7 @@
 """Product, Price (with tiers, recurring, transform_quantity), Feature and ProductFeature."""
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,6 +20,10 @@ from app.graphql.pagination import Connection
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
 from app.models import catalog as m
+from app.models import meters
+
+if TYPE_CHECKING:
+    from app.graphql.types.meters import Meter
 
 
 @strawberry.type
@@ -27,6 +32,11 @@ class Recurring:
     interval_count: int
     usage_type: UsageType
     aggregate_usage: AggregateUsage | None
+    meter_id: strawberry.Private[str | None] = None
+
+    @strawberry.field
+    async def meter(self, info: Info) -> Annotated["Meter", strawberry.lazy("app.graphql.types.meters")] | None:
+        return await info.context.loaders.load(meters.Meter, self.meter_id)
 
 
 @strawberry.type
@@ -127,6 +137,7 @@ class Price(Node):
             usage_type=UsageType(self.recurring_usage_type),
             aggregate_usage=AggregateUsage(self.recurring_aggregate_usage)
             if self.recurring_aggregate_usage else None,
+            meter_id=self.recurring_meter_id,
         )
 
 
