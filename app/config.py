@@ -25,6 +25,7 @@ class Settings:
     log_level: str = "INFO"
     meter_dedup_seconds: int = 600
     meter_drain_entries: int = 10
+    meter_claim_idle_seconds: float = 30.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -54,4 +55,5 @@ def load() -> Settings:
         log_level=os.environ.get("BILLING_LOG_LEVEL", "INFO"),
         meter_dedup_seconds=max(600, _int("BILLING_METER_DEDUP_SECONDS", 600)),
         meter_drain_entries=_int("BILLING_METER_DRAIN_ENTRIES", 10),
+        meter_claim_idle_seconds=float(os.environ.get("BILLING_METER_CLAIM_IDLE_SECONDS", 30)),
     )

@@ -27,10 +27,9 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-async def drain_once(redis: Redis, consumer: str, *, count: int | None = None, block_ms: int | None = None,
+async def drain_once(redis: Redis, consumer: str, *, count: int = 10, block_ms: int | None = None,
                      claim_idle_ms: int = meter_stream.CLAIM_IDLE_MS) -> int:
     """Store one batch of entries (claimed from a dead consumer, or new); returns how many entries."""
-    count = count or load().meter_drain_entries
     entries = await meter_stream.claim(redis, consumer, count, claim_idle_ms)
     if not entries:
         entries = await meter_stream.read(redis, consumer, count, block_ms)
@@ -44,9 +43,12 @@ async def drain_once(redis: Redis, consumer: str, *, count: int | None = None, b
 
 async def drain_forever(redis: Redis, consumer: str) -> None:
     await meter_stream.ensure_group(redis)
+    settings = load()
+    claim_idle_ms = int(settings.meter_claim_idle_seconds * 1000)
     while True:
         try:
-            await drain_once(redis, consumer, block_ms=BLOCK_MS)
+            await drain_once(redis, consumer, count=settings.meter_drain_entries, block_ms=BLOCK_MS,
+                             claim_idle_ms=claim_idle_ms)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -211,7 +211,8 @@ async def test_summaries_by_hour_and_day_with_last_per_window(db, redis):
     await flush(redis)
     hourly = await usage.summaries(meter.id, customer, day, day + timedelta(days=2), "hour")
     assert [(s.start, s.end, s.value) for s in hourly] == [
-        (day + timedelta(hours=1), day + timedelta(hours=2), 2), (day + timedelta(hours=3), day + timedelta(hours=4), 3),
+        (day + timedelta(hours=1), day + timedelta(hours=2), 2),
+        (day + timedelta(hours=3), day + timedelta(hours=4), 3),
         (day + timedelta(days=1, hours=2), day + timedelta(days=1, hours=3), 4)]
     daily = await usage.summaries(meter.id, customer, day + timedelta(hours=1), day + timedelta(days=2), "day")
     assert [(s.start, s.end, s.value) for s in daily] == [
