@@ -13,7 +13,10 @@ EVENT = ("mutation($input: CreateMeterEventInput!) { createMeterEvent(input: $in
 SUMMARIES = """query($m: ID!, $c: ID!, $s: DateTime!, $e: DateTime!, $w: MeterValueGroupingWindow) {
   meterEventSummaries(meter: $m, customer: $c, startTime: $s, endTime: $e, valueGroupingWindow: $w) {
     id aggregatedValue startTime endTime meter { id } customer { id } } }"""
-NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 async def meter(api, event_name: str = "api_calls", formula: str = "SUM", **extra) -> dict:
@@ -64,10 +67,11 @@ async def test_meter_create_read_list_update_and_status(api):
 async def test_events_batch_summaries_and_deactivation(api, redis):
     m = await meter(api)
     cus = await customer(api)
-    start = NOW.replace(minute=0) - timedelta(hours=2)
+    now = _now()
+    start = now.replace(minute=0) - timedelta(hours=2)
     batch = [event(cus, "1.25", start + timedelta(minutes=5), "e1"), event(cus, "2", start + timedelta(minutes=70)),
              event(cus, "x", start), event(cus, "3", start + timedelta(minutes=71), "e1"),
-             event(cus, "4", NOW + timedelta(minutes=10))]
+             event(cus, "4", now + timedelta(minutes=10))]
     result = (await api.ok(EVENTS, {"events": batch}))["createMeterEvents"]
     assert (result["accepted"], result["duplicates"]) == (2, 1)
     assert [(e["index"], e["code"]) for e in result["errors"]] == [(2, "parameter_invalid"),
@@ -78,7 +82,7 @@ async def test_events_batch_summaries_and_deactivation(api, redis):
     error = await api.error(EVENT, {"input": event(cus, "10", start, "e9")})
     assert error["extensions"]["code"] == "resource_already_exists"
     await flush(redis)
-    variables = {"m": m["id"], "c": cus, "s": start.isoformat(), "e": NOW.isoformat()}
+    variables = {"m": m["id"], "c": cus, "s": start.isoformat(), "e": now.isoformat()}
     whole = (await api.ok(SUMMARIES, variables))["meterEventSummaries"]
     assert [(s["aggregatedValue"], s["meter"]["id"], s["customer"]["id"]) for s in whole] == [("13.25", m["id"], cus)]
     hourly = (await api.ok(SUMMARIES, {**variables, "w": "HOUR"}))["meterEventSummaries"]
@@ -108,7 +112,7 @@ async def test_batch_limit_and_adjustment(api, redis):
     done = (await api.ok(adjust, {"id": "i8"}))["createMeterEventAdjustment"]
     assert done["status"] == "COMPLETE"
     variables = {"m": (await api.ok("{ meters { nodes { id } } }"))["meters"]["nodes"][0]["id"], "c": cus,
-                 "s": (NOW - timedelta(hours=1)).isoformat(), "e": (NOW + timedelta(hours=1)).isoformat()}
+                 "s": (_now() - timedelta(hours=1)).isoformat(), "e": (_now() + timedelta(hours=1)).isoformat()}
     assert (await api.ok(SUMMARIES, variables))["meterEventSummaries"][0]["aggregatedValue"] == "998"
 
 

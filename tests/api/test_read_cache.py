@@ -214,7 +214,9 @@ def test_cacheable_types_read_catalog_rows_only():
         "ProductFeature": ["entitlementFeature", "id", "product"],
         "ProductFeatureConnection": ["edges", "nodes", "pageInfo"],
         "ProductFeatureEdge": ["cursor", "node"],
-        "Recurring": ["aggregateUsage", "interval", "intervalCount", "usageType"],
+        "Recurring": ["aggregateUsage", "interval", "intervalCount", "meter", "usageType"],
         "TransformQuantity": ["divideBy", "round"],
     }
+    # Recurring.meter leads to a Meter, not a catalog type (deactivation sends no catalog event): not cached.
+    assert not is_catalog_read(schema._schema, "{ prices { nodes { recurring { meter { status } } } } }")
     assert parse(PRODUCTS)  # the query above is valid GraphQL
