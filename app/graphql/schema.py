@@ -22,8 +22,8 @@ from app.graphql.mutations.coupons import CouponMutations
 from app.graphql.mutations.credit_grants import CreditGrantMutations
 from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
-from app.graphql.mutations.usage_records import UsageRecordMutations
 from app.graphql.mutations.meters import MeterMutations
+from app.graphql.mutations.usage_records import UsageRecordMutations
 from app.graphql.queries import Query as CatalogQueries
 from app.graphql.read_cache import CachedCatalogReads
 from app.graphql.scalars import SCALARS
