@@ -56,9 +56,11 @@ def _serve(settings: config.Settings, redis_url: str, host: str, port: int, bann
 
 
 def cmd_dev(args) -> None:
-    """API + worker on embedded SQLite and embedded Redis; migrates on start."""
+    """API + worker on embedded SQLite and embedded Redis; migrates on start. Webhooks may go to private
+    addresses (a receiver on localhost) unless BILLING_WEBHOOK_ALLOW_PRIVATE says otherwise."""
     from app.redis import EmbeddedRedis
 
+    os.environ.setdefault("BILLING_WEBHOOK_ALLOW_PRIVATE", "1")
     settings = config.load()
     embedded = None
     redis_url = settings.redis_url

@@ -7,6 +7,38 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Delivery policy: retries double from first_retry_seconds up to max_retry_seconds, for retry_hours
+    after the event; an endpoint failing for disable_after_hours is disabled."""
+
+    allow_private: bool = False
+    timeout_seconds: float = 10.0
+    first_retry_seconds: float = 60.0
+    max_retry_seconds: float = 12 * 3600.0
+    retry_hours: float = 72.0
+    disable_after_hours: float = 72.0
+
+
+def load_webhook_settings() -> WebhookSettings:
+    return WebhookSettings(
+        allow_private=_flag("BILLING_WEBHOOK_ALLOW_PRIVATE"),
+        timeout_seconds=_float("BILLING_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        first_retry_seconds=_float("BILLING_WEBHOOK_FIRST_RETRY_SECONDS", 60.0),
+        max_retry_seconds=_float("BILLING_WEBHOOK_MAX_RETRY_SECONDS", 12 * 3600.0),
+        retry_hours=_float("BILLING_WEBHOOK_RETRY_HOURS", 72.0),
+        disable_after_hours=_float("BILLING_WEBHOOK_DISABLE_AFTER_HOURS", 72.0),
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -26,6 +58,7 @@ class Settings:
     meter_dedup_seconds: int = 600
     meter_drain_entries: int = 10
     meter_claim_idle_seconds: float = 30.0
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -56,4 +89,5 @@ def load() -> Settings:
         meter_dedup_seconds=max(600, _int("BILLING_METER_DEDUP_SECONDS", 600)),
         meter_drain_entries=_int("BILLING_METER_DRAIN_ENTRIES", 10),
         meter_claim_idle_seconds=float(os.environ.get("BILLING_METER_CLAIM_IDLE_SECONDS", 30)),
+        webhook=load_webhook_settings(),
     )

@@ -45,12 +45,13 @@ class BillingGraphQLView(GraphQLView):
 
         async def dispatch(events):
             cache.saw(event.type for event in events)  # this process reads its own writes at once
-            await outbox.dispatch(redis, events)
+            await outbox.dispatch(redis, events, request.app[QUEUE])
 
         return Context(
             principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
             dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache, redis=redis,
             meter_dedup_seconds=request.app[SETTINGS].meter_dedup_seconds,
+            webhooks=request.app[SETTINGS].webhook,
         )
 
     async def process_result(self, request: web.Request, result):

@@ -1,14 +1,16 @@
-"""After commit, recorded events go out: published on Redis for live updates (and, from the
-webhooks issue on, enqueued for delivery). An event whose hand-off was lost to a crash stays
+"""After commit, recorded events go out: published on Redis for live updates, and handed to webhooks (a
+delivery per subscribed endpoint, each a queued job). An event whose hand-off was lost to a crash stays
 undispatched and the worker's sweep sends it."""
 import json
 from datetime import timedelta
 
+from app.billing import webhooks
 from app.clock import utcnow
 from app.models.events import Event
 
 CHANNEL = "billing:events"
 SWEEP_AFTER = timedelta(seconds=30)
+DELIVER_JOB = "deliver_webhook"
 
 
 def _message(event: Event) -> str:
@@ -16,14 +18,25 @@ def _message(event: Event) -> str:
                        "data": event.data})
 
 
-async def dispatch(redis, events: list[Event]) -> None:
+def delivery_job_id(delivery_id: str, attempts: int) -> str:
+    """One arq job id per attempt: a finished attempt's kept result never swallows the next one."""
+    return f"webhook:{delivery_id}:{attempts}"
+
+
+async def enqueue_deliveries(queue, delivery_ids: list[str]) -> None:
+    for delivery_id in delivery_ids:
+        await queue.enqueue_job(DELIVER_JOB, delivery_id, _job_id=delivery_job_id(delivery_id, 0))
+
+
+async def dispatch(redis, events: list[Event], queue=None) -> None:
+    """`queue`: the arq connection for delivery jobs (`redis` itself when it is one, as in workers)."""
     if not events:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for event in events:
             pipe.publish(CHANNEL, _message(event))
         await pipe.execute()
-    await Event.filter(id__in=[e.id for e in events]).update(dispatched=True)
+    await enqueue_deliveries(queue or redis, await webhooks.plan_deliveries(events))
 
 
 async def sweep(redis, limit: int = 500) -> int:

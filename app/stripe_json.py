@@ -10,9 +10,11 @@ from app.models.clocks import TestClock
 from app.models.coupons import Coupon, Discount
 from app.models.credit_grants import CreditBalanceTransaction, CreditGrant
 from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
+from app.models.events import Event
 from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
 from app.models.meters import BillingAlert, Meter
 from app.models.subscriptions import Subscription, SubscriptionItem
+from app.models.webhooks import WebhookEndpoint
 
 
 def unix(value: datetime | None) -> int | None:
@@ -251,3 +253,24 @@ def billing_alert(a: BillingAlert) -> dict:
 
 
 _SERIALIZERS.update({Meter: meter, BillingAlert: billing_alert})
+
+
+def webhook_endpoint(w: WebhookEndpoint) -> dict:
+    """Never the secret: Stripe shows it only in the answer that creates it."""
+    return {
+        "id": w.id, "object": "webhook_endpoint", "api_version": None, "created": unix(w.created),
+        "deleted": w.deleted or None, "description": w.description, "enabled_events": w.enabled_events,
+        "livemode": False, "metadata": {}, "status": w.status, "url": w.url,
+    }
+
+
+def event(e: Event) -> dict:
+    """The event as a webhook carries it."""
+    return {
+        "id": e.id, "object": "event", "api_version": None, "created": unix(e.created), "data": e.data,
+        "livemode": False, "pending_webhooks": e.pending_webhooks,
+        "request": {"id": None, "idempotency_key": None}, "type": e.type,
+    }
+
+
+_SERIALIZERS.update({WebhookEndpoint: webhook_endpoint, Event: event})

@@ -203,3 +203,9 @@ class BillingAlertStatus(Enum):
     ACTIVE = "active"
     INACTIVE = "inactive"
     ARCHIVED = "archived"
+
+
+@strawberry.enum
+class WebhookEndpointStatus(Enum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"

@@ -14,7 +14,7 @@ from app.graphql.types.common import Node
 from app.graphql.types.coupons import Coupon
 from app.graphql.types.customers import Customer
 from app.graphql.types.events import Event
-from app.models import catalog, clocks, coupons, credit_grants, customers, events, usage_records
+from app.models import catalog, clocks, coupons, credit_grants, customers, events, usage_records, webhooks
 
 # Id prefix -> model, for node(id). Products and coupons may carry ids the caller chose.
 NODE_PREFIXES: dict[str, type[Model]] = {
@@ -23,7 +23,9 @@ NODE_PREFIXES: dict[str, type[Model]] = {
     "di": coupons.Discount, "evt": events.Event, "clock": clocks.TestClock,
     "mbur": usage_records.UsageRecord, "credgr": credit_grants.CreditGrant,
     "credbtxn": credit_grants.CreditBalanceTransaction,
+    "we": webhooks.WebhookEndpoint, "whdel": webhooks.WebhookDelivery,
 }
+GONE_WHEN_DELETED = (clocks.TestClock, webhooks.WebhookEndpoint)  # types with no `deleted` field
 MAX_EVENT_TYPES = 20
 
 
@@ -39,7 +41,7 @@ async def find_node(loaders: Loaders, id: str) -> Model | None:
     for candidate in dict.fromkeys(candidates):
         obj = await loaders.load(candidate, id) if could_exist(candidate, id) else None
         if obj is not None:
-            return None if isinstance(obj, clocks.TestClock) and obj.deleted else obj
+            return None if isinstance(obj, GONE_WHEN_DELETED) and obj.deleted else obj
     return None
 
 

@@ -24,6 +24,7 @@ from app.graphql.mutations.customer_sessions import CustomerSessionMutations
 from app.graphql.mutations.customers import CustomerMutations
 from app.graphql.mutations.meters import MeterMutations
 from app.graphql.mutations.usage_records import UsageRecordMutations
+from app.graphql.mutations.webhooks import WebhookMutations
 from app.graphql.queries import Query as CatalogQueries
 from app.graphql.read_cache import CachedCatalogReads
 from app.graphql.scalars import SCALARS
@@ -31,6 +32,7 @@ from app.graphql.types.catalog import ProductFeature
 from app.graphql.types.common import DeletedObject
 from app.graphql.types.coupons import Discount
 from app.graphql.types.customers import CustomerBalanceTransaction, PaymentMethod
+from app.graphql.webhook_queries import WebhookQueries
 
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
@@ -38,13 +40,13 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(CatalogQueries, BillingQueries, MeterQueries):
+class Query(CatalogQueries, BillingQueries, MeterQueries, WebhookQueries):
     pass
 
 
 @strawberry.type
 class Mutation(CatalogMutations, CustomerMutations, CustomerSessionMutations, CouponMutations, ClockMutations,
-               BillingMutations, UsageRecordMutations, CreditGrantMutations, MeterMutations):
+               BillingMutations, UsageRecordMutations, CreditGrantMutations, MeterMutations, WebhookMutations):
     pass
 
 

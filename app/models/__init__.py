@@ -12,4 +12,5 @@ MODULES = [
     "app.models.usage_records",
     "app.models.credit_grants",
     "app.models.meters",
+    "app.models.webhooks",
 ]
