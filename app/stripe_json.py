@@ -10,6 +10,7 @@ from app.models.clocks import TestClock
 from app.models.coupons import Coupon, Discount
 from app.models.credit_grants import CreditBalanceTransaction, CreditGrant
 from app.models.customers import Customer, CustomerBalanceTransaction, PaymentMethod
+from app.models.entitlements import ActiveEntitlement
 from app.models.events import Event
 from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
 from app.models.meters import BillingAlert, Meter
@@ -274,3 +275,24 @@ def event(e: Event) -> dict:
 
 
 _SERIALIZERS.update({WebhookEndpoint: webhook_endpoint, Event: event})
+
+
+SUMMARY_LIMIT = 10  # Stripe's summary lists the first entitlements, and says when there are more
+
+
+def active_entitlement(e: ActiveEntitlement) -> dict:
+    return {"id": e.id, "object": "entitlements.active_entitlement", "feature": e.feature_id, "livemode": False,
+            "lookup_key": e.lookup_key}
+
+
+def active_entitlement_summary(customer_id: str, entitlements: list[ActiveEntitlement]) -> dict:
+    """A customer's entitlements, newest first, at most SUMMARY_LIMIT of them with has_more."""
+    newest = sorted(entitlements, key=lambda e: (e.created, e.id), reverse=True)
+    return {
+        "object": "entitlements.active_entitlement_summary", "customer": customer_id, "livemode": False,
+        "entitlements": {"object": "list", "data": [active_entitlement(e) for e in newest[:SUMMARY_LIMIT]],
+                         "has_more": len(newest) > SUMMARY_LIMIT, "url": f"/v1/customers/{customer_id}/entitlements"},
+    }
+
+
+_SERIALIZERS[ActiveEntitlement] = active_entitlement

@@ -3,6 +3,8 @@
 `atomic()` opens the transaction and collects the events recorded inside it; once it has
 committed, the caller hands them to a dispatcher (webhooks, live updates). An event whose
 dispatch was lost to a crash stays `dispatched=False` and is picked up by the outbox sweep.
+Before the outermost block commits, the changes that follow from its events are made in it
+(a customer's entitlements, when its subscriptions changed).
 """
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,10 +36,19 @@ async def atomic():
     try:
         async with in_transaction():
             yield uow
+            if outer is None:
+                await _before_commit(uow)
     finally:
         _recorded.reset(token)
     if outer is not None:
         outer.extend(uow.events)
+
+
+async def _before_commit(uow: UnitOfWork) -> None:
+    """What must change with the recorded events, in their transaction: the entitlements they move."""
+    from app.billing import entitlements  # it records its own events through this module
+
+    await entitlements.sync_changed(uow.events)
 
 
 async def record(type: str, obj, previous: dict | None = None, *, created=None) -> Event:

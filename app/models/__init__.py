@@ -13,4 +13,5 @@ MODULES = [
     "app.models.credit_grants",
     "app.models.meters",
     "app.models.webhooks",
+    "app.models.entitlements",
 ]

@@ -10,7 +10,7 @@ from app.graphql.enums import InvoiceStatus, SubscriptionStatus
 from app.graphql.pagination import Connection
 from app.graphql.scalars import BigInt
 from app.graphql.types.common import Node, model_type
-from app.models import clocks, coupons, credit_grants, invoices, subscriptions
+from app.models import clocks, coupons, credit_grants, entitlements, invoices, subscriptions
 from app.models import customers as m
 
 TestClock = Annotated["TestClock", strawberry.lazy("app.graphql.types.clocks")]
@@ -18,6 +18,7 @@ Subscription = Annotated["Subscription", strawberry.lazy("app.graphql.types.bill
 Invoice = Annotated["Invoice", strawberry.lazy("app.graphql.types.billing")]
 Discount = Annotated["Discount", strawberry.lazy("app.graphql.types.coupons")]
 CreditGrant = Annotated["CreditGrant", strawberry.lazy("app.graphql.types.credit_grants")]
+ActiveEntitlement = Annotated["ActiveEntitlement", strawberry.lazy("app.graphql.types.entitlements")]
 
 
 @strawberry.type
@@ -87,6 +88,11 @@ class Customer(Node):
     async def payment_methods(self, info: Info, first: int | None = None,
                               after: str | None = None) -> Connection[PaymentMethod]:
         return await info.context.loaders.page(m.PaymentMethod, "customer_id", self.id, first, after)
+
+    @strawberry.field
+    async def active_entitlements(self, info: Info, first: int | None = None,
+                                  after: str | None = None) -> Connection[ActiveEntitlement]:
+        return await info.context.loaders.page(entitlements.ActiveEntitlement, "customer_id", self.id, first, after)
 
     @strawberry.field
     async def balance_transactions(self, info: Info, first: int | None = None,
