@@ -13,6 +13,13 @@ SWEEP_AFTER = timedelta(seconds=30)
 DELIVER_JOB = "deliver_webhook"
 
 
+def channel(redis) -> str:
+    """The channel of this Redis database: Redis channels span the whole server, so deployments (or test
+    runs) on other databases of one server each have their own. Database 0 keeps the plain name."""
+    db = int(redis.connection_pool.connection_kwargs.get("db") or 0)
+    return CHANNEL if db == 0 else f"{CHANNEL}:{db}"
+
+
 def _message(event: Event) -> str:
     return json.dumps({"id": event.id, "type": event.type, "created": int(event.created.timestamp()),
                        "data": event.data})
@@ -34,7 +41,7 @@ async def dispatch(redis, events: list[Event], queue=None) -> None:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for event in events:
-            pipe.publish(CHANNEL, _message(event))
+            pipe.publish(channel(redis), _message(event))
         await pipe.execute()
     await enqueue_deliveries(queue or redis, await webhooks.plan_deliveries(events))
 

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from app.clock import utcnow
-from app.outbox import CHANNEL
+from app.outbox import channel
 from app.redis import connect
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_reachable
 
@@ -86,7 +86,7 @@ async def test_migrate_serve_and_worker(production_env):
             utcnow() - timedelta(minutes=5))
         redis = connect(env["BILLING_REDIS_URL"])
         pubsub = redis.pubsub()
-        await pubsub.subscribe(CHANNEL)
+        await pubsub.subscribe(channel(redis))
         worker = await _billing("worker", env=env)
         received = None
         async with asyncio.timeout(20):

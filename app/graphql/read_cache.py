@@ -11,9 +11,10 @@ a millisecond of the publish. A result whose execution overlapped an invalidatio
 Identical reads that miss at the same time (after an invalidation, say) run once: the others wait for
 that result, and run themselves only if it is not one the cache would store.
 
-Nothing is served from or stored in the cache unless the subscription is confirmed: not before it is, not
-after it drops, and not when Redis has not answered for DEAD_AFTER seconds (the subscriber pings it every
-HEARTBEAT seconds); the cache is emptied each time. Entries also expire after BILLING_READ_CACHE_SECONDS
+The process's one subscription is app/live_bus.py's, which tells this cache when it is confirmed and when it
+is lost. Nothing is served from or stored in the cache unless the subscription is confirmed: not before it is,
+not after it drops, and not when Redis has not answered for a while (the bus pings it); the cache is emptied
+each time. Entries also expire after BILLING_READ_CACHE_SECONDS
 (30; 0 turns the cache off), which bounds staleness from changes that bypass the API or its events.
 
 Only the types and root fields listed below are cacheable: a field added to them must read catalog rows
@@ -21,7 +22,6 @@ only (tests/api/test_read_cache.py pins their fields).
 """
 import asyncio
 import json
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -43,10 +43,6 @@ from graphql import (
 from prometheus_client import Counter
 from strawberry.extensions import SchemaExtension
 
-from app.outbox import CHANNEL
-
-log = logging.getLogger("app.graphql.read_cache")
-
 CATALOG_EVENTS = ("product.", "price.", "entitlements.feature.", "product_feature.")
 ROOT_FIELDS = frozenset({"product", "products", "price", "prices", "feature", "features"})
 CATALOG_TYPES = frozenset({
@@ -56,9 +52,6 @@ CATALOG_TYPES = frozenset({
 })
 ENTRIES = 64  # a page of 100 products with every field is about 0.7 MB of Python objects
 DOCUMENTS = 512
-HEARTBEAT = 2.0
-DEAD_AFTER = 3 * HEARTBEAT
-RETRY_AFTER = 1.0
 LOOKUPS = Counter("billing_read_cache_lookups_total", "Catalog reads looked up in the read cache", ["result"])
 HITS, MISSES = LOOKUPS.labels("hit"), LOOKUPS.labels("miss")
 
@@ -152,50 +145,20 @@ class ReadCache:
         self.generation += 1
 
     def saw(self, event_types: Iterable[str]) -> None:
-        """Invalidate on any catalog event."""
-        if any(type.startswith(CATALOG_EVENTS) for type in event_types):
+        """Invalidate on any catalog event, or one whose type could not be read ("")."""
+        if any(not type or type.startswith(CATALOG_EVENTS) for type in event_types):
             self.clear()
 
-    async def follow(self, redis) -> None:
-        """Keep in step with the events published on Redis, until cancelled; off while not subscribed."""
-        while True:
-            try:
-                await self._listen(redis)
-            except Exception as exc:  # noqa: BLE001 - whatever ends the subscription turns the cache off
-                (log.warning if self.live else log.debug)("read cache off: Redis subscription lost (%r)", exc)
-            finally:
-                self.live = False
-                self.clear()
-            await asyncio.sleep(RETRY_AFTER)
+    # ---------------------------------------------------------------- as a listener of the live bus
 
-    async def _listen(self, redis) -> None:
-        loop = asyncio.get_running_loop()
-        async with redis.pubsub() as pubsub:
-            await pubsub.subscribe(CHANNEL)
-            heard = pinged = loop.time()
-            while True:
-                message = await pubsub.get_message(timeout=HEARTBEAT)
-                now = loop.time()
-                if message is not None:
-                    heard = now
-                    if message["type"] == "subscribe":  # from now on, no event is missed
-                        self.clear()
-                        self.live = True
-                    elif message["type"] == "message":
-                        self.saw([_event_type(message["data"])])
-                if now - heard > DEAD_AFTER:
-                    raise ConnectionError(f"no answer from Redis in {DEAD_AFTER:.0f} s")
-                if now - pinged >= HEARTBEAT:
-                    await pubsub.ping()
-                    pinged = now
+    def connected(self) -> None:
+        """The subscription to events is confirmed: from now on, no catalog event is missed."""
+        self.clear()
+        self.live = True
 
-
-def _event_type(data: bytes) -> str:
-    """The event's type; an unreadable message counts as a catalog event."""
-    try:
-        return json.loads(data)["type"]
-    except (ValueError, TypeError, KeyError):
-        return CATALOG_EVENTS[0]
+    def lost(self) -> None:
+        self.live = False
+        self.clear()
 
 
 def _variables(variables: dict | None) -> str | None:

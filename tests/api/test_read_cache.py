@@ -9,11 +9,10 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from graphql import parse
 
-from app import keys, outbox
+from app import keys, live_bus, outbox
 from app.billing import products
 from app.billing.events import atomic
 from app.config import Settings
-from app.graphql import read_cache
 from app.graphql.read_cache import CATALOG_TYPES, is_catalog_read
 from app.graphql.schema import schema
 from app.http import READ_CACHE, create_app
@@ -137,8 +136,8 @@ async def test_other_events_keep_the_cache(cached):
     await cached.live()
     await cached.read()
     generation = cached.cache.generation
-    await cached.redis.publish(outbox.CHANNEL, '{"type": "customer.created"}')
-    await cached.redis.publish(outbox.CHANNEL, '{"type": "price.updated"}')
+    await cached.redis.publish(outbox.channel(cached.redis), '{"type": "customer.created"}')
+    await cached.redis.publish(outbox.channel(cached.redis), '{"type": "price.updated"}')
     await until(lambda: cached.cache.generation > generation)
     assert cached.cache.generation == generation + 1
 
@@ -167,8 +166,8 @@ async def test_a_lost_subscription_turns_the_cache_off(cached):
 
 
 async def test_a_silent_redis_turns_the_cache_off(cached, monkeypatch):
-    monkeypatch.setattr(read_cache, "HEARTBEAT", 0.1)
-    monkeypatch.setattr(read_cache, "DEAD_AFTER", 0.5)
+    monkeypatch.setattr(live_bus, "HEARTBEAT", 0.1)
+    monkeypatch.setattr(live_bus, "DEAD_AFTER", 0.5)
     await cached.live()
     await cached.read()
     await cached.redis.execute_command("CLIENT", "PAUSE", 3000, "ALL")  # no answers, and no error either
