@@ -7,10 +7,13 @@ import time
 
 from aiohttp import web
 from arq import ArqRedis
+from strawberry import UNSET
 from strawberry.aiohttp.views import GraphQLView
+from strawberry.exceptions import ConnectionRejectionError
 
-from app import db, graphiql, keys, metrics, outbox
+from app import db, graphiql, keys, metrics, outbox, websockets
 from app.billing.customer_sessions import is_session_secret
+from app.clock import utcnow
 from app.config import Settings
 from app.graphql import auth
 from app.graphql.context import Context
@@ -19,6 +22,7 @@ from app.graphql.read_cache import ReadCache
 from app.graphql.schema import schema
 from app.idempotency import idempotency_middleware
 from app.ids import new_id
+from app.live_bus import LiveBus
 from app.redis import connect
 from app.request_state import GRAPHQL_PAYLOAD, OPERATION_NAME, PRINCIPAL, REQUEST_ID
 
@@ -30,6 +34,7 @@ REDIS = web.AppKey("redis", object)
 QUEUE = web.AppKey("queue", ArqRedis)
 SETTINGS = web.AppKey("settings", Settings)
 READ_CACHE = web.AppKey("read_cache", ReadCache)
+BUS = web.AppKey("bus", LiveBus)
 
 
 def error_body(message: str, *, type: str, code: str, param: str | None = None, **extra) -> dict:
@@ -37,6 +42,9 @@ def error_body(message: str, *, type: str, code: str, param: str | None = None, 
 
 
 class BillingGraphQLView(GraphQLView):
+    graphql_transport_ws_handler_class = websockets.TransportWSHandler
+    graphql_ws_handler_class = websockets.LegacyWSHandler
+
     async def render_graphql_ide(self, request: web.Request) -> web.Response:
         return graphiql.render_page()
 
@@ -47,12 +55,29 @@ class BillingGraphQLView(GraphQLView):
             cache.saw(event.type for event in events)  # this process reads its own writes at once
             await outbox.dispatch(redis, events, request.app[QUEUE])
 
-        return Context(
+        context = Context(
             principal=request.get(PRINCIPAL), request_id=request.get(REQUEST_ID, ""), request=request,
             dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache, redis=redis,
             meter_dedup_seconds=request.app[SETTINGS].meter_dedup_seconds,
-            webhooks=request.app[SETTINGS].webhook,
+            webhooks=request.app[SETTINGS].webhook, bus=request.app[BUS],
         )
+        if isinstance(response, web.WebSocketResponse):
+            context.websocket = response
+        return context
+
+    async def on_ws_connect(self, context: Context):
+        """Authenticate a websocket from its connection_init payload: {"authorization": "Bearer ..."}."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization") or ""
+        scheme, _, secret = header.partition(" ") if isinstance(header, str) else ("", "", "")
+        principal = await auth.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
+            raise ConnectionRejectionError({"message": "Invalid or missing secret in connection_init."})
+        context.principal = principal
+        if principal.expires_at is not None:
+            websockets.close_at_expiry(context, context.websocket,
+                                       (principal.expires_at - utcnow()).total_seconds())
+        return UNSET
 
     async def process_result(self, request: web.Request, result):
         data = await super().process_result(request, result)
@@ -169,18 +194,20 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
         if settings.secret_key:
             await keys.store(settings.secret_key, name="bootstrap")
         app[READ_CACHE] = ReadCache(settings.read_cache_seconds)
-        follower = asyncio.create_task(app[READ_CACHE].follow(app[REDIS])) if settings.read_cache_seconds > 0 else None
+        app[BUS] = LiveBus()
+        if settings.read_cache_seconds > 0:
+            app[BUS].add_listener(app[READ_CACHE])
+        follower = asyncio.create_task(app[BUS].follow(app[REDIS]))
         yield
-        if follower:
-            follower.cancel()
-            await asyncio.gather(follower, return_exceptions=True)
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
         await app[QUEUE].aclose()
         await app[REDIS].aclose()
         if manage_db:
             await db.close()
 
     app.cleanup_ctx.append(resources)
-    view = BillingGraphQLView(schema=schema)
+    view = BillingGraphQLView(schema=schema, connection_init_wait_timeout=websockets.INIT_TIMEOUT)
     app.router.add_route("*", "/graphql", view)
     graphiql.add_assets_route(app)
     app.router.add_get("/healthz", healthz)

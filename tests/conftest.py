@@ -25,12 +25,18 @@ USE_POSTGRES = os.environ.get("BILLING_TEST_DB", "sqlite") == "postgres"
 REQUIRE_POSTGRES = os.environ.get("BILLING_REQUIRE_POSTGRES") == "1"
 
 
+def new_postgres_url() -> str:
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/billing_test_{uuid.uuid4().hex}"
+
+
 @asynccontextmanager
-async def _fresh_postgres():
-    """A new PostgreSQL database with the schema, dropped afterwards (Tortoise creates it, never drops it)."""
-    name = f"billing_test_{uuid.uuid4().hex}"
+async def _fresh_postgres(db_url: str | None = None):
+    """A new PostgreSQL database with the schema (at db_url, or a new one), dropped afterwards (Tortoise
+    creates it, never drops it)."""
+    db_url = db_url or new_postgres_url()
+    name = db_url.rsplit("/", 1)[1]
     try:
-        async with tortoise_test_context(MODULES, db_url=POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}") as ctx:
+        async with tortoise_test_context(MODULES, db_url=db_url) as ctx:
             yield ctx
     finally:
         admin = await asyncpg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))

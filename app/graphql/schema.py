@@ -1,4 +1,4 @@
-"""The GraphQL schema: queries, mutations and (later) live updates, with request limits."""
+"""The GraphQL schema: queries, mutations and live updates (subscriptions), with request limits."""
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
@@ -13,7 +13,9 @@ from strawberry.schema.config import StrawberryConfig
 from app.config import load
 from app.graphql.auth import CustomerSessionBoundary
 from app.graphql.billing_queries import BillingQueries
+from app.graphql.entitlement_queries import EntitlementQueries
 from app.graphql.limits import QueryCostLimiter
+from app.graphql.live import LiveUpdates
 from app.graphql.meter_queries import MeterQueries
 from app.graphql.mutations.billing import BillingMutations
 from app.graphql.mutations.catalog import CatalogMutations
@@ -40,7 +42,7 @@ CACHE_SIZE = 512
 
 
 @strawberry.type
-class Query(CatalogQueries, BillingQueries, MeterQueries, WebhookQueries):
+class Query(CatalogQueries, BillingQueries, MeterQueries, WebhookQueries, EntitlementQueries):
     pass
 
 
@@ -58,6 +60,7 @@ def build_schema(max_depth: int = load().max_query_depth) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=LiveUpdates,
         types=[ProductFeature, PaymentMethod, CustomerBalanceTransaction, Discount, DeletedObject],
         config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
