@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from app.outbox import channel
@@ -45,30 +46,39 @@ class Listener(Protocol):
     def saw(self, event_types: list[str]) -> None: ...
 
 
+@dataclass(eq=False)
+class Delivery:
+    """One event as published, handed to every feed of its topics in this process; `shared` is for what its
+    consumers compute once for all of them (the DataLoaders that read what the event changed)."""
+
+    event: dict
+    shared: dict = field(default_factory=dict)
+
+
 class FeedOverflow(Exception):
     """A subscriber that fell FEED_SIZE events behind: its stream ends rather than the process's memory."""
 
 
 class Feed:
-    """The events (dicts, as published) of one subscriber's topics, in order, and RESYNC markers."""
+    """The deliveries of one subscriber's topics, in order, and RESYNC markers."""
 
     def __init__(self, topics: tuple[Hashable, ...]) -> None:
         self.topics = topics
-        self._queue: asyncio.Queue[dict | None] = asyncio.Queue(FEED_SIZE)
+        self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue(FEED_SIZE)
         self.overflowed = False
 
-    def put(self, event: dict | None) -> None:
+    def put(self, delivery: Delivery | None) -> None:
         try:
-            self._queue.put_nowait(event)
+            self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True
 
-    async def get(self) -> dict | None:
+    async def get(self) -> Delivery | None:
         if self.overflowed:
             raise FeedOverflow(f"more than {FEED_SIZE} events behind")
         return await self._queue.get()
 
-    def drain(self) -> list[dict | None]:
+    def drain(self) -> list[Delivery | None]:
         """What else is waiting now, without waiting."""
         waiting = []
         while not self._queue.empty():
@@ -116,8 +126,9 @@ class LiveBus:
             listener.saw([type])
         if event is None:
             return
+        delivery = Delivery(event)
         for feed in {feed for topic in topics_of(event) for feed in self._feeds.get(topic, ())}:
-            feed.put(event)
+            feed.put(delivery)
 
     def _connected(self) -> None:
         was_lost = not self.live

@@ -2,7 +2,8 @@
 event committed by any API process or worker through Redis.
 
 Strawberry builds a websocket's context once per connection, so each message is resolved with fresh
-DataLoaders: a message never shows what an earlier one had cached.
+DataLoaders: a message never shows what an earlier one had cached. The subscribers of one event in this
+process share that event's DataLoaders, so the rows it changed are read once for all of them.
 """
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from app.clock import utcnow
 from app.graphql.loaders import Loaders
 from app.graphql.types.entitlements import ActiveEntitlementSummary
 from app.graphql.types.events import Event
-from app.live_bus import ALL, RESYNC, LiveBus
+from app.live_bus import ALL, RESYNC, Delivery, LiveBus
 from app.models import customers, events
 
 MAX_EVENT_TYPES = 20
@@ -30,8 +31,9 @@ def _bus(info: Info) -> LiveBus:
     return bus
 
 
-def _fresh(info: Info) -> None:
-    info.context.loaders = Loaders()
+def _fresh(info: Info, delivery: Delivery | None = None) -> None:
+    """New DataLoaders for the next message: the delivery's own, shared by its subscribers here."""
+    info.context.loaders = Loaders() if delivery is None else delivery.shared.setdefault("loaders", Loaders())
 
 
 def _expired(info: Info) -> bool:
@@ -65,11 +67,12 @@ class LiveUpdates:
                                           customer: strawberry.ID) -> AsyncGenerator[ActiveEntitlementSummary, None]:
         await get(customers.Customer, customer, "customer")
         with _bus(info).subscribe((entitlements.UPDATED, customer)) as feed:
+            delivery = None
             while True:
-                _fresh(info)
+                _fresh(info, delivery)
                 yield ActiveEntitlementSummary(customer_id=customer)
-                await feed.get()
-                feed.drain()  # changes that came together are sent once, as they stand now
+                delivery = await feed.get()
+                delivery = ([delivery, *feed.drain()])[-1]  # changes that came together are sent once, as they are
                 if _expired(info):
                     return
 
@@ -79,8 +82,8 @@ class LiveUpdates:
         topics, wanted = _matcher(types)
         with _bus(info).subscribe(*topics) as feed:
             while True:
-                message = await feed.get()
-                if message is RESYNC or not wanted(message["type"]):
+                delivery = await feed.get()
+                if delivery is RESYNC or not wanted(delivery.event["type"]):
                     continue
-                _fresh(info)
-                yield _event(message)
+                _fresh(info, delivery)
+                yield _event(delivery.event)
