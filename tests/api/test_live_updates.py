@@ -1,11 +1,15 @@
 """GraphQL subscriptions over websockets at /graphql, in both protocols: authentication in connection_init,
 activeEntitlementsChanged (the current list at once, then after each change) and events(types)."""
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from app import websockets
+from app.billing.events import atomic
+from app.billing.subscriptions import create_subscription
 from app.http import BillingGraphQLView
+from tests.api.test_read_cache import cached, until  # noqa: F401 - the fixture, on a Redis of its own
 from tests.billing_flows import create_customer, subscribe
 from tests.entitlement_flows import plan
 from tests.live_client import LEGACY_WS, TRANSPORT_WS, LiveClient, connect
@@ -113,3 +117,21 @@ async def test_a_subscription_before_init_is_refused(api):
     await live.ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": EVENTS}})
     assert (await live.receive())["closed"] == 4401
     await live.close()
+
+
+async def test_entitlements_are_sent_again_when_the_redis_subscription_comes_back(cached):  # noqa: F811
+    """A change the process did not hear of while it had no Redis subscription still reaches its subscribers
+    when the subscription is back."""
+    api = cached.api
+    price, _ = await plan(api, "Pro", ["sso"])
+    customer = await create_customer(api, None)
+    await cached.live()
+    async with connect(api.client, "/graphql", api.secret) as live:
+        op = await live.subscribe(ENTITLEMENTS, {"c": customer})
+        assert keys(await live.next(op)) == set()
+        await asyncio.to_thread(cached.server.stop)
+        await until(lambda: not cached.cache.live)
+        async with atomic():  # committed while the process hears nothing (and never dispatched)
+            await create_subscription(customer=customer, items=[{"price": price}])
+        await asyncio.to_thread(cached.server.start)
+        assert keys(await live.next(op, 15)) == {"sso"}
