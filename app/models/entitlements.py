@@ -28,8 +28,9 @@ class SubscriptionFeatures(Model):
     products: {product_id: [feature_id, ...]}.
     """
 
+    id = fields.IntField(primary_key=True)
     subscription = fields.OneToOneField("models.Subscription", related_name="features_snapshot",
-                                        on_delete=fields.CASCADE, primary_key=True)
+                                        on_delete=fields.CASCADE)
     period_start = fields.DatetimeField()
     products = fields.JSONField(default=dict)
 
@@ -42,8 +43,8 @@ class EntitlementLock(Model):
     customer run one after the other. Always locked last in a transaction, so it never takes part in a
     deadlock."""
 
-    customer = fields.OneToOneField("models.Customer", related_name="entitlement_lock", on_delete=fields.CASCADE,
-                                    primary_key=True)
+    id = fields.IntField(primary_key=True)
+    customer = fields.OneToOneField("models.Customer", related_name="entitlement_lock", on_delete=fields.CASCADE)
 
     class Meta:
         table = "entitlement_locks"
