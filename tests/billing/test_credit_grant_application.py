@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.billing.clocks import create_test_clock
+from app.billing.coupons import create_coupon
 from app.billing.credit_grants import available_balance, create_credit_grant, void_credit_grant
 from app.billing.customers import create_customer
 from app.billing.errors import BillingError
@@ -189,3 +190,14 @@ async def test_concurrent_finalizations_never_spend_the_same_credit(pg_db):
     await assert_ledger_exact(g)
     entries = await CreditBalanceTransaction.filter(credit_grant_id=g.id, kind="credits_applied")
     assert sorted(e.amount for e in entries) == [200, 400, 400]
+
+
+async def test_credits_pay_the_metered_part_after_its_discount(db):
+    coupon = await create_coupon(duration="forever", percent_off=50)
+    clock = await create_test_clock(frozen_time=NOW)
+    owner = await create_customer(email="d@example.com", test_clock=clock.id, coupon=coupon.id)
+    g = await grant(owner, 5000)
+    inv = await invoice(owner, metered=1000, licensed=400)
+    assert inv.total_discount_amounts[0]["amount"] == 700
+    assert applied(inv) == [(g.id, 500)]  # half of the metered 1000; the licensed 200 left is due
+    assert (inv.subtotal, inv.total, inv.amount_due) == (1400, 200, 200)

@@ -1,6 +1,7 @@
 """Usage records through HTTP on a test clock with a real worker: usage is billed in the period it was
 reported in, at the period's end; summaries per period; cancel with invoiceNow and a reset billing
 cycle bill the usage to date."""
+import asyncio
 from datetime import timedelta
 
 from tests.billing_flows import advance, invoices_of
@@ -130,3 +131,13 @@ async def test_a_retried_request_counts_once(api, run_worker):
     await api.ok(RECORD, variables, headers={"Idempotency-Key": "usage-2"})
     data = await api.ok(SUMMARIES, {"id": sub})
     assert data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]["nodes"][0]["totalUsage"] == 6
+
+
+async def test_concurrent_reports_at_one_timestamp_all_count(pg_api, run_worker):
+    """On PostgreSQL: the item's row lock orders concurrent INCREMENTs at one timestamp, none is lost."""
+    clock, customer, sub, item = await metered_subscription(pg_api)
+    at = START + timedelta(days=1)
+    await advance(pg_api, run_worker, clock, at)
+    await asyncio.gather(*(report(pg_api, item, 1, at) for _ in range(20)))
+    data = await pg_api.ok(SUMMARIES, {"id": sub})
+    assert data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]["nodes"][0]["totalUsage"] == 20
