@@ -127,10 +127,11 @@ class UsageRecordSummary:
 
     id: str
     subscription_item_id: str
-    total_usage: int
     period_start: datetime
     period_end: datetime
     invoice_id: str | None
+    aggregate_usage: str | None
+    total_usage: int | None = None
 
     @property
     def created(self) -> datetime:
@@ -142,8 +143,9 @@ def _summary_id(item_id: str, start: datetime) -> str:
     return f"sis_{item_id.removeprefix('si_')}{int(start.timestamp()):x}"
 
 
-async def summaries(item: SubscriptionItem) -> list[UsageRecordSummary]:
-    """The item's usage per period, newest first: every period an invoice billed, then the current one."""
+async def summary_periods(item: SubscriptionItem) -> list[UsageRecordSummary]:
+    """The item's billing periods, newest first, totals not yet read: every period an invoice billed,
+    then the current one (no invoice yet)."""
     price = await Price.get(id=item.price_id)
     sub = await Subscription.get(id=item.subscription_id)
     billed = await InvoiceLineItem.filter(subscription_item_id=item.id, price_id=price.id, proration=False) \
@@ -151,9 +153,18 @@ async def summaries(item: SubscriptionItem) -> list[UsageRecordSummary]:
     periods = {start: (end, invoice) for start, end, invoice in billed}
     if sub.status not in ENDED and sub.current_period_start not in periods:
         periods[sub.current_period_start] = (sub.current_period_end, None)
-    result = []
-    for start, (end, invoice) in sorted(periods.items(), reverse=True):
-        total = await aggregate(item.id, price.recurring_aggregate_usage, start, end)
-        result.append(UsageRecordSummary(id=_summary_id(item.id, start), subscription_item_id=item.id,
-                                         total_usage=total, period_start=start, period_end=end, invoice_id=invoice))
-    return result
+    return [UsageRecordSummary(id=_summary_id(item.id, start), subscription_item_id=item.id, period_start=start,
+                               period_end=end, invoice_id=invoice, aggregate_usage=price.recurring_aggregate_usage)
+            for start, (end, invoice) in sorted(periods.items(), reverse=True)]
+
+
+async def read_totals(summaries: list[UsageRecordSummary]) -> list[UsageRecordSummary]:
+    """Fill in the total usage of each summary (of one page: one query each)."""
+    for summary in summaries:
+        summary.total_usage = await aggregate(summary.subscription_item_id, summary.aggregate_usage,
+                                              summary.period_start, summary.period_end)
+    return summaries
+
+
+async def summaries(item: SubscriptionItem) -> list[UsageRecordSummary]:
+    return await read_totals(await summary_periods(item))

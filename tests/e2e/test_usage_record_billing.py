@@ -108,6 +108,17 @@ async def test_a_billing_cycle_reset_bills_the_old_period_usage(api, run_worker)
     data = await api.ok(SUMMARIES, {"id": sub})
     usage = [n["totalUsage"] for n in data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]["nodes"]]
     assert usage == [1, 30]
+    pages, after = [], None
+    while True:
+        data = await api.ok("""query($s: ID!, $after: String) { subscription(id: $s) { items { nodes {
+          usageRecordSummaries(first: 1, after: $after) { nodes { totalUsage invoice { id } }
+          pageInfo { hasNextPage endCursor } } } } } }""", {"s": sub, "after": after})
+        summaries = data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]
+        pages.append([(n["totalUsage"], n["invoice"] and n["invoice"]["id"]) for n in summaries["nodes"]])
+        if not summaries["pageInfo"]["hasNextPage"]:
+            break
+        after = summaries["pageInfo"]["endCursor"]
+    assert pages == [[(1, None)], [(30, reset["id"])]]
 
 
 async def test_usage_during_a_trial_is_not_billed(api, run_worker):

@@ -58,9 +58,11 @@ class SubscriptionItem(Node):
                                   "one (invoice null).")
     async def usage_record_summaries(self, first: int | None = None,
                                      after: str | None = None) -> Connection[UsageRecordSummary]:
-        from app.billing.usage_records import summaries
+        from app.billing.usage_records import read_totals, summary_periods
 
-        return page_of(await summaries(self), first, after, NEWEST_FIRST)
+        page = page_of(await summary_periods(self), first, after, NEWEST_FIRST)
+        await read_totals(page.nodes)
+        return page
 
 
 @strawberry.type(name="Subscription")
