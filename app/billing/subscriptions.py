@@ -303,6 +303,8 @@ async def _item_changes(sub: Subscription, changes: list[dict], current: list[Su
             raise BillingError(f"No such subscription item: '{item_id}'", code="resource_missing", param=f"{param}.id")
         old_price = await Price.get(id=item.price_id)
         if change.get("deleted"):
+            await usage_records.clear_for_removal(sub, item, old_price, bool(change.get("clear_usage")),
+                                                  f"{param}.clearUsage")
             deleted.append((item, old_price, item.quantity))
             continue
         old_quantity = item.quantity

@@ -75,6 +75,21 @@ async def create_usage_record(*, subscription_item: str, quantity: int, action: 
                                     action=action, timestamp=at, created=now)
 
 
+async def clear_for_removal(sub: Subscription, item: SubscriptionItem, price: Price, clear: bool,
+                            param: str) -> None:
+    """As Stripe, an item with usage in the current period is removed only with clear_usage, which drops
+    that usage (it would never be billed otherwise)."""
+    if not takes_usage_records(price):
+        return
+    current = UsageTotal.filter(subscription_item_id=item.id, timestamp__gte=sub.current_period_start)
+    if not clear:
+        if await current.exists():
+            raise invalid("This item has usage in the current period: pass clearUsage to remove it with its "
+                          "usage, or remove it once the period has been billed.", param)
+        return
+    await current.delete()
+
+
 async def aggregate(item_id: str, aggregate_usage: str | None, start: datetime, end: datetime) -> int:
     """The item's usage over [start, end) by the price's aggregate_usage (SUM when unset)."""
     rows = UsageTotal.filter(subscription_item_id=item_id, timestamp__lt=end)

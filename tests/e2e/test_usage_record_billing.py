@@ -4,7 +4,7 @@ cycle bill the usage to date."""
 import asyncio
 from datetime import timedelta
 
-from tests.billing_flows import advance, invoices_of
+from tests.billing_flows import advance, create_price, invoices_of
 from tests.usage_record_flows import END, RECORD, START, SUMMARIES, metered_subscription, report
 
 
@@ -152,3 +152,19 @@ async def test_concurrent_reports_at_one_timestamp_all_count(pg_api, run_worker)
     await asyncio.gather(*(report(pg_api, item, 1, at) for _ in range(20)))
     data = await pg_api.ok(SUMMARIES, {"id": sub})
     assert data["subscription"]["items"]["nodes"][0]["usageRecordSummaries"]["nodes"][0]["totalUsage"] == 20
+
+
+async def test_an_item_with_usage_is_removed_only_with_clear_usage(api, run_worker):
+    clock, customer, sub, item = await metered_subscription(api)
+    await advance(api, run_worker, clock, START + timedelta(days=1))
+    seats = await create_price(api, 1000, name="Seats")
+    await api.ok("mutation($id: ID!, $p: ID!) { updateSubscription(id: $id, input: {items: [{price: $p}]}) { id } }",
+                 {"id": sub, "p": seats})
+    await report(api, item, 5)
+    remove = """mutation($id: ID!, $item: ID!, $clear: Boolean) {
+      updateSubscription(id: $id, input: {items: [{id: $item, deleted: true, clearUsage: $clear}]}) {
+        items { nodes { id } } } }"""
+    error = await api.error(remove, {"id": sub, "item": item, "clear": None})
+    assert error["extensions"]["param"] == "items.0.clearUsage"
+    data = await api.ok(remove, {"id": sub, "item": item, "clear": True})
+    assert item not in [n["id"] for n in data["updateSubscription"]["items"]["nodes"]]

@@ -57,6 +57,9 @@ class UpdateSubscriptionItemInput:
     price: strawberry.ID | None = UNSET
     quantity: BigInt | None = UNSET
     deleted: bool | None = UNSET
+    clear_usage: bool | None = strawberry.field(
+        default=UNSET, description="with deleted: drop the item's usage records of the current period "
+                                  "(needed to delete an item that has some)")
     metadata: JSON | None = UNSET
 
 
