@@ -162,6 +162,8 @@ async def summary_periods(item: SubscriptionItem) -> list[UsageRecordSummary]:
     """The item's billing periods, newest first, totals not yet read: every period an invoice billed,
     then the current one (no invoice yet)."""
     price = await Price.get(id=item.price_id)
+    if not takes_usage_records(price):
+        return []
     sub = await Subscription.get(id=item.subscription_id)
     billed = await InvoiceLineItem.filter(subscription_item_id=item.id, price_id=price.id, proration=False) \
         .order_by("period_start").values_list("period_start", "period_end", "invoice_id")

@@ -111,7 +111,8 @@ def _names(text: str) -> frozenset[str]:
 SESSION_FIELDS: dict[str, frozenset[str]] = {
     # the session's own objects
     "Customer": _names("id deleted email name description phone metadata balance currency invoicePrefix created "
-                       "invoiceSettings discount paymentMethods subscriptions invoices activeEntitlements"),
+                       "invoiceSettings discount paymentMethods subscriptions invoices activeEntitlements "
+                       "creditGrants"),
     "InvoiceSettings": _names("defaultPaymentMethod"),
     "PaymentMethod": _names("id type created card customer"),
     "Card": _names("brand last4 expMonth expYear"),
@@ -120,12 +121,19 @@ SESSION_FIELDS: dict[str, frozenset[str]] = {
                            "canceledAt endedAt metadata customer defaultPaymentMethod pauseCollection discount "
                            "latestInvoice items invoices upcomingInvoice"),
     "PauseCollection": _names("behavior resumesAt"),
-    "SubscriptionItem": _names("id quantity metadata created subscription price"),
+    "SubscriptionItem": _names("id quantity metadata created subscription price usageRecordSummaries"),
+    "UsageRecordSummary": _names("id totalUsage period subscriptionItem invoice"),
+    # its credit grants and what they paid, without the grants' ledger
+    "CreditGrant": _names("id name amount currency category effectiveAt expiresAt voidedAt availableBalance priority "
+                          "metadata created updated customer applicabilityConfig"),
+    "CreditGrantApplicabilityConfig": _names("scope"),
+    "CreditGrantScope": _names("priceType"),
+    "InvoicePretaxCreditAmount": _names("amount creditGrant"),
     "Invoice": _names("id number status billingReason collectionMethod currency description created periodStart "
                       "periodEnd dueDate subtotal total startingBalance endingBalance amountDue amountPaid "
                       "amountRemaining attemptCount attempted autoAdvance nextPaymentAttempt paidOutOfBand metadata "
                       "customer subscription paid totalDiscountAmounts discounts statusTransitions paymentIntent "
-                      "hostedInvoiceUrl invoicePdf lines"),
+                      "hostedInvoiceUrl invoicePdf lines totalPretaxCreditAmounts"),
     "InvoiceStatusTransitions": _names("finalizedAt paidAt voidedAt markedUncollectibleAt"),
     "InvoiceLineItem": _names("id type amount currency description discountable proration quantity "
                               "unitAmountExcludingTax metadata discountAmounts period price subscription "
@@ -156,7 +164,8 @@ SESSION_FIELDS: dict[str, frozenset[str]] = {
     "PageInfo": _names("hasNextPage hasPreviousPage startCursor endCursor"),
 }
 for _node in ("Customer", "PaymentMethod", "Subscription", "SubscriptionItem", "Invoice", "InvoiceLineItem",
-              "InvoiceItem", "ActiveEntitlement", "Product", "Price", "Feature", "ProductFeature"):
+              "InvoiceItem", "ActiveEntitlement", "Product", "Price", "Feature", "ProductFeature", "CreditGrant",
+              "UsageRecordSummary"):
     SESSION_FIELDS[f"{_node}Connection"] = _names("edges nodes pageInfo totalCount")
     SESSION_FIELDS[f"{_node}Edge"] = _names("cursor node")
 

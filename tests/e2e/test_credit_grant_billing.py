@@ -96,3 +96,27 @@ async def test_grant_input_errors_name_their_parameter(api):
         assert error["extensions"]["param"] == param, error
     listed = await api.ok("query($c: ID!) { customer(id: $c) { creditGrants { nodes { id } } } }", {"c": customer})
     assert listed["customer"]["creditGrants"]["nodes"] == []
+
+
+async def test_a_customer_session_reads_its_credits_and_usage(api, run_worker):
+    clock, customer, sub, item = await metered_subscription(api)
+    created = await grant(api, customer, 100)
+    await advance(api, run_worker, clock, START + timedelta(days=1))
+    await report(api, item, 4)
+    session = await api.ok("mutation($c: ID!) { createCustomerSession(customer: $c) { clientSecret } }",
+                           {"c": customer})
+    secret = session["createCustomerSession"]["clientSecret"]
+    query = """query($c: ID!, $s: ID!) {
+      customer(id: $c) { creditGrants { nodes { id availableBalance category } } }
+      subscription(id: $s) { items { nodes { usageRecordSummaries { nodes { totalUsage } } } }
+        upcomingInvoice { total totalPretaxCreditAmounts { amount creditGrant { id } } } } }"""
+    as_key = await api.ok(query, {"c": customer, "s": sub})
+    as_session = await api.ok(query, {"c": customer, "s": sub}, secret=secret)
+    assert as_session == as_key
+    assert as_session["customer"]["creditGrants"]["nodes"] == [
+        {"id": created["id"], "availableBalance": 100, "category": "PROMOTIONAL"}]
+    assert as_session["subscription"]["upcomingInvoice"] == {
+        "total": 0, "totalPretaxCreditAmounts": [{"amount": 20, "creditGrant": {"id": created["id"]}}]}
+    error = await api.error(f"query($id: ID!) {{ node(id: $id) {{ ... on CreditGrant {{ {GRANT_FIELDS} }} }} }}",
+                            {"id": created["id"]}, secret=secret)
+    assert error["extensions"]["code"] == "forbidden"  # the ledger stays with secret keys

@@ -125,6 +125,15 @@ PATHS = {
     "ActiveEntitlementConnection": "activeEntitlements(customer: $c) { %s }",
     "ActiveEntitlementEdge": "activeEntitlements(customer: $c) { edges { %s } }",
     "Node": "node(id: $c) { %s }",
+    "CreditGrant": "customer(id: $c) { creditGrants { nodes { %s } } }",
+    "CreditGrantConnection": "customer(id: $c) { creditGrants { %s } }",
+    "CreditGrantEdge": "customer(id: $c) { creditGrants { edges { %s } } }",
+    "CreditGrantApplicabilityConfig": "customer(id: $c) { creditGrants { nodes { applicabilityConfig { %s } } } }",
+    "CreditGrantScope": "customer(id: $c) { creditGrants { nodes { applicabilityConfig { scope { %s } } } } }",
+    "InvoicePretaxCreditAmount": "invoice(id: $i) { totalPretaxCreditAmounts { %s } }",
+    "UsageRecordSummary": "subscription(id: $s) { items { nodes { usageRecordSummaries { nodes { %s } } } } }",
+    "UsageRecordSummaryConnection": "subscription(id: $s) { items { nodes { usageRecordSummaries { %s } } } }",
+    "UsageRecordSummaryEdge": "subscription(id: $s) { items { nodes { usageRecordSummaries { edges { %s } } } } }",
 }
 # Reached only by subscriptions: walked over websockets (tests/sessions/test_session_websockets.py).
 SUBSCRIBED = {"ActiveEntitlementSummary"}
