@@ -163,8 +163,12 @@ async def give_back(invoice: Invoice, now: datetime) -> None:
     """A voided invoice returns the credits applied to it to their grants (Stripe's
     credits_application_invoice_voided). A grant voided or expired meanwhile takes them back but
     cannot spend them: its available balance stays 0."""
-    for applied in await CreditBalanceTransaction.filter(invoice_id=invoice.id, kind="credits_applied"):
-        grant = await CreditGrant.filter(id=applied.credit_grant_id).select_for_update().first()
+    applications = await CreditBalanceTransaction.filter(invoice_id=invoice.id, kind="credits_applied")
+    # Locked in id order, as apply() locks them, so a void and a finalization never deadlock.
+    grants = {g.id: g for g in await CreditGrant.filter(id__in=[a.credit_grant_id for a in applications])
+              .order_by("id").select_for_update()}
+    for applied in applications:
+        grant = grants[applied.credit_grant_id]
         await CreditGrant.filter(id=grant.id).update(remaining=F("remaining") + applied.amount, updated=now)
         await _entry(grant, type="credit", kind="credits_application_invoice_voided", amount=applied.amount,
                      at=now, invoice_id=invoice.id)
