@@ -8,7 +8,7 @@ import hashlib
 from tortoise.transactions import in_transaction
 
 from app.billing import credit_grants
-from app.billing.errors import BillingError, invalid
+from app.billing.errors import BillingError
 from app.billing.invoicing import create_invoice, current_lines, pending_items
 from app.billing.periods import next_boundary
 from app.billing.subscriptions import LIVE, live_items, metered_lines, period_lines, update_subscription
@@ -34,11 +34,25 @@ async def _subscription(customer: str | None, subscription: str | None) -> Subsc
         raise BillingError("Pass a customer or a subscription.", code="parameter_missing", param="customer")
     if not await Customer.exists(id=customer):
         raise BillingError(f"No such customer: '{customer}'", code="resource_missing", param="customer")
-    sub = await Subscription.filter(customer_id=customer, status__in=LIVE).order_by("current_period_end").first()
+    subs = await Subscription.filter(customer_id=customer, status__in=LIVE).order_by("current_period_end", "id")
+    sub = next((s for s in subs if renews(s)), None)
     if sub is None:
-        raise BillingError("No upcoming invoices for this customer.", code="invoice_upcoming_none",
-                           param="customer")
+        raise _none("customer")
     return sub
+
+
+def renews(sub: Subscription) -> bool:
+    """Whether the subscription will invoice another period: not when it ends with its current period
+    (cancel at period end, a cancelAt no later than the period's end), nor while it is paused or over."""
+    if sub.status in ("canceled", "incomplete_expired", "paused") or sub.cancel_at_period_end:
+        return False
+    return sub.cancel_at is None or sub.cancel_at > sub.current_period_end
+
+
+def _none(param: str) -> BillingError:
+    return BillingError("There is no upcoming invoice to preview: the subscription will not renew "
+                        "(canceled, paused, or ending with its current period).", code="invoice_upcoming_none",
+                        param=param)
 
 
 async def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoice, list[InvoiceLineItem]]:
@@ -56,8 +70,8 @@ async def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoi
 
 async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem]]:
     """The invoice the subscription's next renewal would create, unsaved."""
-    if sub.status in ("canceled", "incomplete_expired"):
-        raise invalid(f"This subscription is {sub.status}: it has no upcoming invoice.", "subscription")
+    if not renews(sub):
+        raise _none("subscription")
     customer = await Customer.get(id=sub.customer_id)
     start = sub.current_period_end
     anchor = sub.trial_end if sub.status == "trialing" and sub.trial_end == start else sub.billing_cycle_anchor

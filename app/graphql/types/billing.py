@@ -126,9 +126,9 @@ class Subscription(Node):
 
     @strawberry.field
     async def upcoming_invoice(self, info: Info) -> "Invoice | None":
-        from app.billing.upcoming import next_invoice
+        from app.billing.upcoming import next_invoice, renews
 
-        if self.status in ("canceled", "incomplete_expired"):
+        if not renews(self):
             return None
         invoice, lines = await next_invoice(self)
         invoice.preview_lines = lines
