@@ -93,12 +93,7 @@ async def update_invoice(id: str, changes: dict) -> Invoice:
     if set(changes) - {"auto_advance", "metadata"}:
         invoicing.require_draft(invoice)
     if "auto_advance" in changes:
-        invoice.auto_advance = bool(changes["auto_advance"])
-        if invoice.status == "draft":
-            invoice.automatically_finalizes_at = (invoice.created + invoicing.AUTO_FINALIZE_AFTER
-                                                  if invoice.auto_advance else None)
-        elif not invoice.auto_advance:
-            invoice.next_payment_attempt = None  # no more automatic collection (Stripe's auto_advance=false)
+        _set_auto_advance(invoice, bool(changes["auto_advance"]), now)
     if "metadata" in changes:
         invoice.metadata = validation.merge_metadata(invoice.metadata, changes["metadata"])
     if "description" in changes:
@@ -112,6 +107,23 @@ async def update_invoice(id: str, changes: dict) -> Invoice:
     await invoice.save()
     await events.record_update("invoice.updated", invoice, before, created=now)
     return invoice
+
+
+def _set_auto_advance(invoice: Invoice, on: bool, now: datetime) -> None:
+    """Stripe's auto_advance on a draft or open invoice. Off: no automatic finalization or collection.
+    On: a draft finalizes an hour after its creation (at once if that is past); an open
+    charge_automatically invoice whose collection had stopped (canceled or paused subscription,
+    auto_advance off) is charged again now by the worker, then retried on the usual schedule."""
+    if invoice.status not in ("draft", "open"):
+        raise invalid(f"This invoice is {invoice.status}: automatic collection is always off.", "autoAdvance")
+    invoice.auto_advance = on
+    if invoice.status == "draft":
+        invoice.automatically_finalizes_at = max(invoice.created + invoicing.AUTO_FINALIZE_AFTER, now) if on else None
+    elif not on:
+        invoice.next_payment_attempt = None
+    elif (invoice.collection_method == "charge_automatically" and invoice.next_payment_attempt is None
+          and invoice.amount_remaining > 0):
+        invoice.next_payment_attempt = now
 
 
 async def _item_amount(price: Price | None, amount, unit_amount_decimal, quantity, currency,

@@ -517,12 +517,15 @@ async def _now(sub: Subscription, now: datetime | None) -> datetime:
 # ---------------------------------------------------------------- cancel, pause, resume
 
 async def _stop_retries(sub: Subscription, now: datetime) -> None:
-    """As Stripe, canceling (or pausing) stops the automatic collection of the subscription's open invoices."""
-    for invoice in await Invoice.filter(subscription_id=sub.id, status="open").exclude(
-            next_payment_attempt=None).select_for_update():
+    """As Stripe, canceling (or pausing) stops the automatic collection of the subscription's open invoices
+    (auto_advance off: turning it back on resumes it)."""
+    for invoice in await Invoice.filter(subscription_id=sub.id, status="open").select_for_update():
+        if invoice.next_payment_attempt is None and not invoice.auto_advance:
+            continue
         before = events.snapshot(invoice)
         invoice.next_payment_attempt = None
-        await invoice.save(update_fields=["next_payment_attempt"])
+        invoice.auto_advance = False
+        await invoice.save(update_fields=["next_payment_attempt", "auto_advance"])
         await events.record_update("invoice.updated", invoice, before, created=now)
 
 
