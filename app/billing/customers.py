@@ -5,7 +5,7 @@ import string
 
 from tortoise.exceptions import IntegrityError
 
-from app.billing import discounts, events, payment_methods, validation
+from app.billing import discounts, draft_balance, events, payment_methods, validation
 from app.billing.errors import invalid
 from app.billing.lookup import get
 from app.billing.subscriptions import cancel_for_customer
@@ -136,5 +136,6 @@ async def create_balance_transaction(*, customer: str, amount: int, currency: st
         description=validation.string(description, "description", max_length=350),
         ending_balance=owner.balance, type="adjustment", created=now,
     )
+    await draft_balance.refresh(owner.id)
     await events.record_update("customer.updated", owner, before, created=now)
     return transaction

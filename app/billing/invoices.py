@@ -2,7 +2,7 @@
 transitions (finalize, pay, void, mark uncollectible, delete)."""
 from datetime import datetime
 
-from app.billing import discounts, events, invoicing, validation
+from app.billing import discounts, draft_balance, events, invoicing, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, item_line
 from app.billing.payment_methods import TEST_CARDS, attach
@@ -46,6 +46,7 @@ def _collection(method: str | None, days_until_due: int | None) -> tuple[str, in
 
 async def refresh(invoice: Invoice, now: datetime) -> None:
     """Recompute a draft's totals from its lines."""
+    await draft_balance.reread(invoice)
     await invoicing.replace_lines(invoice, await invoicing.current_lines(invoice), now)
 
 
@@ -212,6 +213,7 @@ async def _append_lines(invoice: Invoice, specs: list[LineSpec], now: datetime) 
             subscription_item_id=spec.subscription_item_id, invoice_item_id=spec.invoice_item_id,
             metadata=spec.metadata, created=now,
         ))
+    await draft_balance.reread(invoice)
     await invoicing.replace_lines(invoice, lines, now)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.billing import credit_grants, events
+from app.billing import credit_grants, draft_balance, events
 from app.billing.discount_allocation import allocate
 from app.billing.errors import invalid
 from app.ids import new_id
@@ -124,8 +124,7 @@ async def compute_totals(invoice: Invoice, lines: list[InvoiceLineItem], now: da
     invoice.discount_ids = [d.id for d in discounts]
     invoice.total_discount_amounts = totals
     invoice.total = invoice.subtotal - sum(t["amount"] for t in totals)
-    invoice.amount_due = max(invoice.total, 0)
-    invoice.amount_remaining = invoice.amount_due
+    invoice.amount_due = invoice.amount_remaining = max(invoice.total + invoice.starting_balance, 0)
 
 
 async def replace_lines(invoice: Invoice, lines: list[InvoiceLineItem], now: datetime) -> None:
@@ -158,8 +157,9 @@ async def create_invoice(customer: Customer, *, now: datetime, billing_reason: s
         period_start=period_start, period_end=period_end, auto_advance=auto_advance,
         automatically_finalizes_at=now + AUTO_FINALIZE_AFTER if auto_advance else None,
         days_until_due=days_until_due, test_clock_id=customer.test_clock_id, created=now,
-        metadata=metadata or {}, discount_ids=discount_ids or [], starting_balance=customer.balance,
+        metadata=metadata or {}, discount_ids=discount_ids or [],
     )
+    draft_balance.preview(invoice, customer.balance, customer.currency)
     specs = [*specs, *(item_line(item) for item in pending)]
     lines = [_line_model(invoice, spec, i) for i, spec in enumerate(specs)]
     await compute_totals(invoice, lines, now)
@@ -200,6 +200,7 @@ async def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) ->
             id=new_id("cbtxn"), customer_id=locked.id, amount=change, currency=invoice.currency,
             ending_balance=invoice.ending_balance, invoice_id=invoice.id, type="applied_to_invoice", created=now,
         )
+        await draft_balance.refresh(locked.id, exclude=invoice.id)
 
 
 async def finalize(invoice: Invoice, now: datetime) -> Invoice:
@@ -277,6 +278,7 @@ async def _restore_balance(invoice: Invoice, now: datetime) -> None:
         id=new_id("cbtxn"), customer_id=locked.id, amount=-applied.amount, currency=invoice.currency,
         ending_balance=balance, invoice_id=invoice.id, type="unapplied_from_invoice", created=now,
     )
+    await draft_balance.refresh(locked.id)
 
 
 async def mark_uncollectible(invoice: Invoice, now: datetime) -> Invoice:
