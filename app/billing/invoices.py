@@ -158,6 +158,11 @@ def _signed_amount(amount: int, param: str) -> int:
     return amount
 
 
+def _discountable(given: bool | None, amount: int) -> bool:
+    """Stripe's default: coupons apply to charges, not to credits (negative items), unless told so."""
+    return amount >= 0 if given is None else given
+
+
 def _period(period: dict | None, now: datetime, param: str = "period") -> tuple[datetime, datetime]:
     if period is None:
         return now, now
@@ -193,7 +198,7 @@ async def create_invoice_item(*, customer: str, invoice=None, subscription=None,
         price_id=price_obj.id if price_obj else None, amount=total, currency=currency, quantity=quantity,
         unit_amount_decimal=validation.decimal_amount(unit_amount_decimal, "unitAmountDecimal"),
         description=validation.string(description, "description", max_length=1500),
-        discountable=True if discountable is None else discountable, period_start=start, period_end=end,
+        discountable=_discountable(discountable, total), period_start=start, period_end=end,
         metadata=validation.new_metadata(metadata), created=now,
     )
     if target is not None:
@@ -273,7 +278,7 @@ async def add_lines(id: str, lines: list[dict], invoice_metadata=None) -> Invoic
                 id=new_id("ii"), customer_id=invoice.customer_id, price_id=price.id if price else None, amount=amount,
                 currency=currency, quantity=quantity,
                 description=validation.string(line.get("description"), f"{param}description", max_length=1500),
-                discountable=line.get("discountable", True) is not False, period_start=start, period_end=end,
+                discountable=_discountable(line.get("discountable"), amount), period_start=start, period_end=end,
                 metadata=validation.new_metadata(line.get("metadata"), f"{param}metadata"), created=now,
             )
             await events.record("invoiceitem.created", item, created=now)

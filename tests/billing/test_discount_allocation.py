@@ -24,7 +24,7 @@ def percent_off(percent: str, products: list[str] | None = None):
 
 
 def test_percent_off_rounds_each_line_half_up():
-    lines = [line(999), line(501), line(4), line(300, discountable=False), line(-200), line(0)]
+    lines = [line(999), line(501), line(4), line(300, discountable=False), line(-200, discountable=False), line(0)]
     assert allocate(percent_off("12.5"), lines, "usd", {}) == [125, 63, 1, 0, 0, 0]
     assert allocate(percent_off("100"), [line(1), line(2)], "usd", {}) == [1, 2]
     assert allocate(percent_off("0.01"), [line(4999), line(5000)], "usd", {}) == [0, 1]
@@ -51,6 +51,25 @@ def test_a_discount_never_takes_more_than_the_subtotal():
     assert allocate(percent_off("50"), [line(600), line(400), line(-900, discountable=False)], "usd", {}) == [60, 40, 0]
     assert allocate(percent_off("50"), [line(100), line(-500, discountable=False)], "usd", {}) == [0, 0]
     assert allocate(percent_off("50"), [line(2000), line(-500, discountable=False)], "usd", {}) == [1000, 0]
+
+
+def test_discountable_credits_count_against_the_discount():
+    """Stripe: a negative line marked discountable reduces what the coupon works on; the discount is split
+    over the positive lines only, and never exceeds the net discountable amount."""
+    assert allocate(amount_off(1000), [line(3000), line(-2500)], "usd", {}) == [500, 0]
+    assert allocate(amount_off(300), [line(1000), line(500), line(-1200)], "usd", {}) == [200, 100, 0]
+    assert allocate(amount_off(300), [line(1000), line(-1200)], "usd", {}) == [0, 0]
+    assert allocate(percent_off("50"), [line(2000), line(-1000)], "usd", {}) == [500, 0]
+    assert allocate(percent_off("12.5"), [line(999), line(501), line(-100)], "usd", {}) == [117, 58, 0]
+
+
+def test_non_discountable_credits_only_cap_the_discount():
+    """A proration credit is not discountable: the coupon works on the whole positive amount, capped so the
+    invoice does not go below zero (or below the cap given: the total net of the prorations' own discounts)."""
+    assert allocate(amount_off(1000), [line(3000), line(-2500, discountable=False)], "usd", {}) == [500, 0]
+    assert allocate(amount_off(1000), [line(3000), line(-1500, discountable=False)], "usd", {}) == [1000, 0]
+    assert allocate(amount_off(1000), [line(3000), line(-2500, discountable=False)], "usd", {}, cap=1750) == [1000, 0]
+    assert allocate(percent_off("50"), [line(3000), line(-2500, discountable=False)], "usd", {}, cap=0) == [0, 0]
 
 
 def test_amount_off_in_another_currency_applies_nowhere():
@@ -89,9 +108,10 @@ def test_amount_off_properties_over_random_lines(seed):
         products = rng.choice([None, ["prod_a"], ["prod_a", "prod_b"]])
         coupon = amount_off(rng.randint(1, 10**12), products=products)
         parts = allocate(coupon, lines, "usd", PRODUCTS)
-        bases = [x.amount if eligible(x, coupon, PRODUCTS) else 0 for x in lines]
+        signed = [x.amount if eligible(x, coupon, PRODUCTS) else 0 for x in lines]
+        bases = [max(a, 0) for a in signed]
         base = sum(bases)
-        total = min(coupon.amount_off, base, max(sum(x.amount for x in lines), 0))
+        total = min(coupon.amount_off, max(sum(signed), 0), max(sum(x.amount for x in lines), 0))
         assert len(parts) == len(lines)
         assert sum(parts) == total, "the parts add up exactly to the discount"
         for part, amount in zip(parts, bases, strict=True):
@@ -111,13 +131,20 @@ def test_percent_off_properties_over_random_lines(seed):
         percent = Decimal(rng.randint(1, 10000)) / 100
         coupon = percent_off(str(percent), rng.choice([None, ["prod_b"]]))
         parts = allocate(coupon, lines, "usd", PRODUCTS)
-        # each eligible line's exact share, rounded half-up
-        half_up = [math.floor(Fraction(x.amount) * Fraction(percent) / 100 + Fraction(1, 2))
-                   if eligible(x, coupon, PRODUCTS) else 0 for x in lines]
+        signed = [x.amount if eligible(x, coupon, PRODUCTS) else 0 for x in lines]
+        positive = [max(a, 0) for a in signed]
+
+        def half_up(amount: int, percent: Decimal = percent) -> int:
+            return math.floor(Fraction(amount) * Fraction(percent) / 100 + Fraction(1, 2))
+
+        credits = any(a < 0 for a in signed)
+        # each positive line's share rounded half-up; with discountable credits, the share of the net amount
+        expected = half_up(max(sum(signed), 0)) if credits else sum(half_up(a) for a in positive)
         cap = max(sum(x.amount for x in lines), 0)
-        if sum(half_up) <= cap:
-            assert parts == half_up
+        if expected <= cap:
+            assert sum(parts) == expected
+            if not credits:
+                assert parts == [half_up(a) for a in positive]
         else:
             assert sum(parts) == cap, "capped at the subtotal, exactly"
-            assert all(0 <= p <= (x.amount if eligible(x, coupon, PRODUCTS) else 0)
-                       for p, x in zip(parts, lines, strict=True))
+        assert all(0 <= p <= a for p, a in zip(parts, positive, strict=True))
