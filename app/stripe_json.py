@@ -184,7 +184,8 @@ def invoice_item(i: InvoiceItem) -> dict:
         "date": unix(i.created), "description": i.description, "discountable": i.discountable,
         "invoice": i.invoice_id, "livemode": False, "metadata": i.metadata,
         "period": {"start": unix(i.period_start), "end": unix(i.period_end)}, "price": i.price_id,
-        "proration": i.proration, "quantity": i.quantity, "subscription": i.subscription_id,
+        "proration": i.proration, "proration_details": {"discount_amounts": i.discount_amounts},
+        "quantity": i.quantity, "subscription": i.subscription_id,
         "unit_amount_decimal": decimal_str(i.unit_amount_decimal),
     }
 

@@ -216,7 +216,7 @@ async def _append_lines(invoice: Invoice, specs: list[LineSpec], now: datetime) 
             period_end=spec.period_end, price_id=spec.price_id, proration=spec.proration, quantity=spec.quantity,
             unit_amount_excluding_tax=spec.unit_amount_excluding_tax, subscription_id=spec.subscription_id,
             subscription_item_id=spec.subscription_item_id, invoice_item_id=spec.invoice_item_id,
-            metadata=spec.metadata, created=now,
+            metadata=spec.metadata, discount_amounts=list(spec.discount_amounts), created=now,
         ))
     await draft_balance.reread(invoice)
     await invoicing.replace_lines(invoice, lines, now)

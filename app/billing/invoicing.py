@@ -45,6 +45,7 @@ class LineSpec:
     subscription_item_id: str | None = None
     invoice_item_id: str | None = None
     metadata: dict = field(default_factory=dict)
+    discount_amounts: list[dict] = field(default_factory=list)  # a proration's own (proration_discounts)
 
 
 def check_transition(invoice: Invoice, target: str) -> None:
@@ -64,6 +65,7 @@ def item_line(item: InvoiceItem) -> LineSpec:
         proration=item.proration, quantity=item.quantity,
         unit_amount_excluding_tax=item.unit_amount_decimal, subscription_id=item.subscription_id,
         subscription_item_id=item.subscription_item_id, invoice_item_id=item.id, metadata=item.metadata,
+        discount_amounts=list(item.discount_amounts),
     )
 
 
@@ -86,6 +88,7 @@ def _line_model(invoice: Invoice, spec: LineSpec, position: int) -> InvoiceLineI
         unit_amount_excluding_tax=spec.unit_amount_excluding_tax, subscription_id=spec.subscription_id,
         subscription_item_id=spec.subscription_item_id, invoice_item_id=spec.invoice_item_id,
         metadata=spec.metadata, position=position, created=invoice.created,
+        discount_amounts=list(spec.discount_amounts),
     )
 
 
@@ -104,23 +107,30 @@ async def applicable_discounts(invoice: Invoice, now: datetime) -> list[Discount
 
 
 async def compute_totals(invoice: Invoice, lines: list[InvoiceLineItem], now: datetime) -> None:
-    """Subtotal, discounts per line and in total, and total. The balance is applied at finalization."""
+    """Subtotal, discounts per line and in total, and total. The balance is applied at finalization.
+    A proration keeps the discount it took when it was made (proration_discounts); the invoice's
+    discount applies to the other lines."""
     invoice.subtotal = sum(line.amount for line in lines)
+    by_discount: dict[str, int] = {}
     for line in lines:
-        line.discount_amounts = []
-    totals: list[dict] = []
+        if line.proration and not line.discountable:
+            for taken in line.discount_amounts:
+                by_discount[taken["discount"]] = by_discount.get(taken["discount"], 0) + taken["amount"]
+        else:
+            line.discount_amounts = []
     discounts = await applicable_discounts(invoice, now)
     if discounts:
         price_ids = {line.price_id for line in lines if line.price_id}
         product_of_price = dict(await Price.filter(id__in=price_ids).values_list("id", "product_id"))
+        cap = invoice.subtotal - sum(by_discount.values())
         for discount in discounts:
             coupon = await Coupon.get(id=discount.coupon_id)
-            parts = allocate(coupon, lines, invoice.currency, product_of_price)
+            parts = allocate(coupon, lines, invoice.currency, product_of_price, cap=cap)
             for line, part in zip(lines, parts, strict=True):
                 if part:
                     line.discount_amounts.append({"amount": part, "discount": discount.id})
-            if sum(parts):
-                totals.append({"amount": sum(parts), "discount": discount.id})
+            by_discount[discount.id] = by_discount.get(discount.id, 0) + sum(parts)
+    totals = [{"amount": amount, "discount": id} for id, amount in by_discount.items() if amount]
     invoice.discount_ids = [d.id for d in discounts]
     invoice.total_discount_amounts = totals
     invoice.total = invoice.subtotal - sum(t["amount"] for t in totals)

@@ -3,7 +3,8 @@
 A change at instant t inside the period [start, end) credits the unused part of the old item
 ("Unused time on ...", negative) and charges the rest of the period for the new one ("Remaining
 time on ...", positive): exact amount x (end - t) / (end - start), rounded half-up once per line.
-Proration lines are never discountable.
+Proration lines are not discountable by the invoice's coupon: they carry the discount in effect when made
+(proration_discounts).
 """
 from datetime import datetime
 from decimal import Decimal

@@ -5,7 +5,7 @@ calls, the due time of a step when the cycle runs them.
 """
 from datetime import datetime, timedelta
 
-from app.billing import discounts, events, usage, usage_records, validation
+from app.billing import discounts, events, proration_discounts, usage, usage_records, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, create_invoice, finalize, pending_items
 from app.billing.payments import collect
@@ -341,7 +341,11 @@ async def _prorations(sub: Subscription, at: datetime, before: dict, remaining: 
     for item in remaining:
         if item.id not in before and not restart:
             lines.append(await line(await Price.get(id=item.price_id), item.quantity, item.id, False))
-    return [spec for spec in lines if spec is not None]
+    specs = [spec for spec in lines if spec is not None]
+    now_priced = [(await Price.get(id=item.price_id), item.quantity) for item in remaining]
+    await proration_discounts.apply(sub, specs, at, credited=proration_discounts.whole_period(list(before.values())),
+                                    charged=proration_discounts.whole_period(now_priced))
+    return specs
 
 
 async def _pending_proration_items(sub: Subscription, specs: list[LineSpec], at: datetime) -> None:
@@ -350,20 +354,24 @@ async def _pending_proration_items(sub: Subscription, specs: list[LineSpec], at:
             id=new_id("ii"), customer_id=sub.customer_id, subscription_id=sub.id,
             subscription_item_id=spec.subscription_item_id, price_id=spec.price_id, amount=spec.amount,
             currency=spec.currency, quantity=spec.quantity or 1, description=spec.description, discountable=False,
-            proration=True, period_start=spec.period_start, period_end=spec.period_end, created=at,
+            proration=True, discount_amounts=spec.discount_amounts, period_start=spec.period_start,
+            period_end=spec.period_end, created=at,
         )
         await events.record("invoiceitem.created", item, created=at)
 
 
 async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: datetime) -> list[LineSpec]:
-    """Unused time of every item from `at` to the period's end (cancellations)."""
-    lines = []
+    """Unused time of every item from `at` to the period's end (cancellations), net of the discount."""
+    lines, priced = [], []
     for item in items:
         price = await Price.get(id=item.price_id)
+        priced.append((price, item.quantity))
         line = await proration_line(price=price, quantity=item.quantity, start=sub.current_period_start,
                                     end=sub.current_period_end, at=at, credit=True, subscription_id=sub.id,
                                     subscription_item_id=item.id)
         lines += [line] if line else []
+    whole = proration_discounts.whole_period(priced)
+    await proration_discounts.apply(sub, lines, at, credited=whole, charged=whole)
     return lines
 
 
@@ -599,12 +607,15 @@ async def resume_subscription(id: str, now: datetime | None = None, *, billing_c
     if (billing_cycle_anchor or "now") == "now":
         await _reset_anchor(sub, customer, items, now, [])
     elif (proration_behavior or "create_prorations") != "none":
-        specs = []
+        specs, priced = [], []
         for item in items:
-            line = await proration_line(price=await Price.get(id=item.price_id), quantity=item.quantity,
+            priced.append((await Price.get(id=item.price_id), item.quantity))
+            line = await proration_line(price=priced[-1][0], quantity=item.quantity,
                                         start=sub.current_period_start, end=sub.current_period_end, at=now,
                                         credit=False, subscription_id=sub.id, subscription_item_id=item.id)
             specs += [line] if line else []
+        whole = proration_discounts.whole_period(priced)
+        await proration_discounts.apply(sub, specs, now, credited=whole, charged=whole)
         await _pending_proration_items(sub, specs, now)
         if proration_behavior == "always_invoice" and specs:
             await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=[],

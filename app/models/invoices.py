@@ -94,6 +94,8 @@ class InvoiceItem(StripeObject):
     description = fields.TextField(null=True)
     discountable = fields.BooleanField(default=True)
     proration = fields.BooleanField(default=False)
+    # A proration's discount, taken when it was made (Stripe's proration_details.discount_amounts).
+    discount_amounts = fields.JSONField(default=list)
     period_start = fields.DatetimeField()
     period_end = fields.DatetimeField()
     deleted = fields.BooleanField(default=False)

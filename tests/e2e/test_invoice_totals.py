@@ -205,7 +205,7 @@ async def test_once_customer_coupon_discounts_one_invoice(api):
     assert (await totals(api, await manual(api, customer, [1000])))["total"] == 1000
 
 
-async def test_proration_lines_are_not_discounted(api):
+async def test_proration_lines_carry_the_subscription_discount(api):
     clock = await create_clock(api)
     customer = await create_customer(api, clock)
     half = await coupon(api, percentOff="50")
@@ -217,8 +217,16 @@ async def test_proration_lines_are_not_discounted(api):
     update = next(i for i in await invoices_of(api, sub["id"]) if i["billingReason"] == "SUBSCRIPTION_UPDATE")
     inv = await totals(api, update["id"])
     prorations = [line for line in inv["lines"]["nodes"] if line["proration"]]
-    assert len(prorations) == 2 and all(not line["discountable"] and not line["discountAmounts"] for line in prorations)
-    assert inv["totalDiscountAmounts"] == [] and inv["total"] == sum(line["amount"] for line in prorations) > 0
+    assert len(prorations) == 2 and not any(line["discountable"] for line in prorations)
+    discount = (await totals(api, sub["latestInvoice"]["id"]))["discounts"][0]["id"]
+    gross = [line["amount"] for line in prorations]
+    assert gross[0] < 0 < gross[1]
+    # each proration takes the subscription's 50% (half-up on its absolute amount), a credit's discount negative
+    halves = [(abs(a) + 1) // 2 * (1 if a > 0 else -1) for a in gross]
+    assert [[(d["amount"], d["discount"]["id"]) for d in line["discountAmounts"]] for line in prorations] == [
+        [(h, discount)] for h in halves]
+    assert inv["totalDiscountAmounts"][0]["amount"] == sum(halves)
+    assert inv["total"] == sum(gross) - sum(halves) > 0
 
 
 # ---------------------------------------------------------------- customer balance

@@ -145,7 +145,7 @@ async def test_always_invoice_bills_the_prorations_at_once(api, run_worker):
     assert (t(updated["currentPeriodStart"]), t(updated["currentPeriodEnd"])) == (APR_1, MAY_1)  # cycle kept
 
 
-async def test_prorations_are_not_discounted(api, run_worker):
+async def test_prorations_are_net_of_the_discount(api, run_worker):
     coupon = (await api.ok("mutation { createCoupon(input: {duration: FOREVER, percentOff: \"50\"}) { id } }")
               )["createCoupon"]["id"]
     clock, _, _, sub = await start(api, coupon=coupon)
@@ -156,7 +156,9 @@ async def test_prorations_are_not_discounted(api, run_worker):
                            prorationBehavior="ALWAYS_INVOICE")
     invoice = updated["latestInvoice"]
     assert [line["discountable"] for line in invoice["lines"]["nodes"]] == [False, False]
-    assert invoice["subtotal"] == invoice["total"] == 1500 and invoice["totalDiscountAmounts"] == []
+    # Stripe: the customer paid half for the unused time and pays half for the rest: 750 net of 50% off
+    assert (invoice["subtotal"], invoice["total"]) == (1500, 750)
+    assert [d["amount"] for d in invoice["totalDiscountAmounts"]] == [750]
     await advance(api, run_worker, clock, AFTER_RENEWAL)
     assert (await invoices_of(api, sub["id"]))[-1]["total"] == 3000  # the renewal is discounted
 
