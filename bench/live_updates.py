@@ -149,15 +149,16 @@ async def _drive(api: Api, basic: str, pro: str, customers: list[dict], subscrib
         by_customer.setdefault(s.customer, []).append(s)
     plans = {basic: frozenset({"basic-reports", "basic-export"}),
              pro: frozenset({"pro-reports", "pro-export", "pro-sso", "pro-audit"})}
-    done: list[tuple[dict, str, float]] = []  # (customer, the price it moved to, time of the answer)
+    done: list[tuple[dict, str, float, float]] = []  # (customer, price it moved to, time sent, time answered)
     started = time.perf_counter()
 
     async def change(n: int) -> None:
         c = customers[n % len(customers)]
         target = pro if c["on"] == basic else basic
         c["on"] = target
+        sent = time.perf_counter()
         await api.ok(UPDATE, {"id": c["subscription"], "item": c["item"], "price": target})
-        done.append((c, target, time.perf_counter()))
+        done.append((c, target, sent, time.perf_counter()))
 
     tasks = []
     for n in range(changes):
@@ -166,16 +167,19 @@ async def _drive(api: Api, basic: str, pro: str, customers: list[dict], subscrib
     await asyncio.gather(*tasks)
     await asyncio.sleep(WAIT_FOR_MESSAGES)
     latencies, missing = [], 0
-    for c, target, answered in done:
+    answers = []
+    for c, target, sent, answered in done:
+        answers.append((answered - sent) * 1000)
         for s in by_customer[c["customer"]]:
-            # The first message after the previous change of this customer that shows the new set.
-            arrival = next((t for t, keys in s.messages if keys == plans[target] and t >= answered - 1.0), None)
+            # The first message since the mutation was sent that shows the new set (it may come before the answer).
+            arrival = next((t for t, keys in s.messages if keys == plans[target] and t >= sent), None)
             if arrival is None:
                 missing += 1
             else:
                 latencies.append((arrival - answered) * 1000)
             s.messages = [(t, k) for t, k in s.messages if arrival is None or t > arrival]
-    return {"messages": len(latencies), "missing": missing, "p50": _nearest_rank(latencies, 0.50),
+    return {"messages": len(latencies), "missing": missing, "answer_p50": _nearest_rank(answers, 0.5),
+            "answer_p99": _nearest_rank(answers, 0.99), "p50": _nearest_rank(latencies, 0.50),
             "p99": _nearest_rank(latencies, 0.99), "max": max(latencies), "min": min(latencies),
             "seconds": time.perf_counter() - started - WAIT_FOR_MESSAGES}
 
@@ -219,7 +223,8 @@ async def main(args) -> None:
                 results.append(result)
                 print(f"run {run + 1}: {args.changes} changes at {args.rate}/s in {result['seconds']:.1f} s, "
                       f"{result['messages']} messages ({result['missing']} missing): p50 {result['p50']:.1f} ms, "
-                      f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms, min {result['min']:.1f} ms",
+                      f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms, min {result['min']:.1f} ms; "
+                      f"mutation answered in p50 {result['answer_p50']:.0f} ms, p99 {result['answer_p99']:.0f} ms",
                       flush=True)
             print(f"median of {args.runs}: p50 {statistics.median(r['p50'] for r in results):.1f} ms, "
                   f"p99 {statistics.median(r['p99'] for r in results):.1f} ms, "
