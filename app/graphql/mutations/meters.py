@@ -62,9 +62,14 @@ taken; duplicates counts repeats of an identifier already taken (not stored agai
 errors lists the rest by index. Valid events are taken even when others fail."""
 
 
-def _event(input: CreateMeterEventInput) -> dict:
-    return {"event_name": input.event_name, "payload": input.payload,
-            "identifier": input.identifier or None, "timestamp": input.timestamp or None}
+def _plain_event(cls, value, context) -> dict:
+    """CreateMeterEventInput as the dict app/billing/usage takes, built straight from graphql-core's coerced
+    value: strawberry's generic conversion of 500 input objects cost about half of a batch's API CPU."""
+    return {"event_name": value["eventName"], "payload": value["payload"],
+            "identifier": value.get("identifier"), "timestamp": value.get("timestamp")}
+
+
+CreateMeterEventInput.__strawberry_definition__.from_input = _plain_event
 
 
 @strawberry.type
@@ -92,12 +97,12 @@ class MeterMutations:
     @strawberry.mutation
     async def create_meter_event(self, info: Info, input: CreateMeterEventInput) -> MeterEvent:
         context = info.context
-        return await usage.accept_one(context.redis, _event(input), dedup_seconds=context.meter_dedup_seconds)
+        return await usage.accept_one(context.redis, input, dedup_seconds=context.meter_dedup_seconds)
 
     @strawberry.mutation(description=BATCH_DESCRIPTION)
     async def create_meter_events(self, info: Info, events: list[CreateMeterEventInput]) -> MeterEventBatchResult:
         context = info.context
-        result = await usage.accept(context.redis, [_event(e) for e in events],
+        result = await usage.accept(context.redis, events,
                                     dedup_seconds=context.meter_dedup_seconds)
         return MeterEventBatchResult(
             accepted=result.accepted, duplicates=result.duplicates,
