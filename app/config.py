@@ -54,6 +54,7 @@ class Settings:
     db_pool_size: int = 10
     api_key_cache_seconds: int = 10
     read_cache_seconds: int = 30
+    cycle_chunk: int = 100
     log_level: str = "INFO"
     meter_dedup_seconds: int = 600
     meter_drain_entries: int = 10
@@ -85,6 +86,7 @@ def load() -> Settings:
         db_pool_size=_int("BILLING_DB_POOL_SIZE", 10),
         api_key_cache_seconds=_int("BILLING_API_KEY_CACHE_SECONDS", 10),
         read_cache_seconds=_int("BILLING_READ_CACHE_SECONDS", 30),
+        cycle_chunk=max(1, _int("BILLING_CYCLE_CHUNK", 100)),
         log_level=os.environ.get("BILLING_LOG_LEVEL", "INFO"),
         meter_dedup_seconds=max(600, _int("BILLING_METER_DEDUP_SECONDS", 600)),
         meter_drain_entries=_int("BILLING_METER_DRAIN_ENTRIES", 10),

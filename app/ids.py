@@ -11,9 +11,14 @@ import time
 _BASE36 = string.digits + string.ascii_lowercase
 
 
+def _base36(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 36)
+        digits.append(_BASE36[digit])
+    return "".join(reversed(digits))
+
+
 def new_id(prefix: str, length: int = 12) -> str:
-    now, stamp = time.time_ns(), ""
-    for _ in range(12):
-        now, digit = divmod(now, 36)
-        stamp = _BASE36[digit] + stamp
-    return f"{prefix}_{stamp}" + "".join(secrets.choice(_BASE36) for _ in range(length))
+    """Randomness is drawn once per id (one `secrets.randbelow`), not once per character."""
+    return f"{prefix}_{_base36(time.time_ns(), 12)}{_base36(secrets.randbelow(36 ** length), length)}"

@@ -1,4 +1,8 @@
-"""Billing jobs: the real-time cycle (cron) and test clock advances. Thin wrappers over app/billing."""
+"""Billing jobs: the real-time cycle and test clock advances. Thin wrappers over app/billing."""
+import asyncio
+import logging
+import time
+
 from app import outbox
 from app.billing import clocks, cycle
 from app.billing.events import atomic
@@ -6,20 +10,37 @@ from app.clock import utcnow
 from app.models.clocks import TestClock
 from workers import usage
 
+log = logging.getLogger(__name__)
+
+# A run stops reading new batches after this; the loop starts the next one (every CYCLE_EVERY at most).
+CYCLE_SECONDS = 50
+CYCLE_EVERY = 60
+
 
 def _dispatcher(ctx: dict):
     return lambda events: outbox.dispatch(ctx["redis"], events)
 
 
-# A run stops reading new batches after this, so it ends before the next minute's run starts (arq's
-# unique cron job ids already keep two workers from running the same minute).
-CYCLE_SECONDS = 50
-
-
 async def run_due_billing(ctx: dict) -> int:
-    """Every step due by now for objects on real time (not on a test clock), after storing accepted usage."""
+    """Every step due by now for objects on real time (not on a test clock), after storing accepted
+    usage, in chunks of BILLING_CYCLE_CHUNK that other workers running it at the same time skip (SKIP LOCKED)."""
     await usage.flush(ctx["redis"])
-    return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS)
+    settings = ctx.get("settings")
+    chunk = settings.cycle_chunk if settings else cycle.CHUNK
+    return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS, chunk=chunk)
+
+
+async def cycle_loop(ctx: dict) -> None:
+    """Each worker process runs the real-time cycle itself: at start, then a minute after each run
+    began (at once after a run cut short with work left). Every worker works on the due steps at the
+    same time, each claiming chunks the others do not hold, where an arq cron job would run on one."""
+    while True:
+        started = time.monotonic()
+        try:
+            await run_due_billing(ctx)
+        except Exception:
+            log.exception("the billing cycle run failed")
+        await asyncio.sleep(max(0.0, CYCLE_EVERY - (time.monotonic() - started)))
 
 
 async def advance_test_clock(ctx: dict, clock_id: str) -> int:
@@ -29,8 +50,10 @@ async def advance_test_clock(ctx: dict, clock_id: str) -> int:
         return 0
     dispatch = _dispatcher(ctx)
     await usage.flush(ctx["redis"])  # every meter event accepted before the advance counts in its invoices
+    settings = ctx.get("settings")
     try:
-        ran = await cycle.run_until(clock.id, clock.advance_to, dispatch)
+        ran = await cycle.run_until(clock.id, clock.advance_to, dispatch,
+                                    chunk=settings.cycle_chunk if settings else cycle.CHUNK)
     except Exception:
         await TestClock.filter(id=clock.id).update(status="internal_failure")
         raise

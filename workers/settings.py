@@ -1,4 +1,6 @@
-"""arq WorkerSettings: the jobs and cron jobs of `billing worker`."""
+"""arq WorkerSettings: the jobs and cron jobs of `billing worker`, and its real-time billing cycle loop."""
+import asyncio
+import contextlib
 import os
 
 from arq import cron, func
@@ -16,9 +18,16 @@ async def startup(ctx: dict) -> None:
     await db.init(settings.db_url)
     await usage.start_drain(ctx)
     await webhooks.startup(ctx)
+    ctx["settings"] = settings
+    ctx["cycle_loop"] = asyncio.create_task(billing.cycle_loop(ctx))  # after init: it shares Tortoise's context
 
 
 async def shutdown(ctx: dict) -> None:
+    loop = ctx.pop("cycle_loop", None)
+    if loop is not None:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop
     await webhooks.shutdown(ctx)
     await usage.stop_drain(ctx)
     await db.close()
@@ -28,7 +37,6 @@ class WorkerSettings:
     # A delivery's attempts are tracked in the database (each has its own job id), so its results need no keeping.
     functions = [billing.advance_test_clock, func(webhooks.deliver_webhook, keep_result=0)]
     cron_jobs = [
-        cron(billing.run_due_billing, second={0}, unique=True, run_at_startup=True),
         cron(maintenance.sweep_outbox, second={0, 30}, unique=True, run_at_startup=True),
         cron(webhooks.sweep_deliveries, second={15, 45}, unique=True, run_at_startup=True),
         cron(maintenance.purge_idempotency_records, minute={5}, second={0}, unique=True),

@@ -17,11 +17,10 @@ from datetime import datetime
 
 from tortoise.expressions import F, Q
 
-from app.billing import events, lookup, validation
+from app.billing import catalog_reads, events, lookup, validation
 from app.billing.errors import invalid
 from app.clock import now_for
 from app.ids import new_id
-from app.models.catalog import Price
 from app.models.credit_grants import CreditBalanceTransaction, CreditGrant
 from app.models.customers import Customer
 from app.models.invoices import Invoice, InvoiceLineItem
@@ -105,8 +104,8 @@ async def void_credit_grant(id: str) -> CreditGrant:
 
 async def _metered_part(invoice: Invoice, lines: list[InvoiceLineItem]) -> int:
     """What the metered lines come to after their discounts, at most the invoice's total."""
-    price_ids = {line.price_id for line in lines if line.price_id}
-    metered = set(await Price.filter(id__in=price_ids, recurring_usage_type="metered").values_list("id", flat=True))
+    prices = await catalog_reads.prices({line.price_id for line in lines if line.price_id})
+    metered = {price.id for price in prices.values() if price.recurring_usage_type == "metered"}
     part = sum(line.amount - sum(d["amount"] for d in line.discount_amounts or [])
                for line in lines if line.price_id in metered)
     return max(min(part, invoice.total), 0)

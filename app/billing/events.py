@@ -1,8 +1,9 @@
 """Record an Event for every state change, in the transaction that makes the change.
 
-`atomic()` opens the transaction and collects the events recorded inside it; once it has
-committed, the caller hands them to a dispatcher (webhooks, live updates). An event whose
-dispatch was lost to a crash stays `dispatched=False` and is picked up by the outbox sweep.
+`atomic()` opens the transaction and collects the events recorded inside it, inserting them in
+one statement at the end of the block, before the commit; once it has committed, the caller hands
+them to a dispatcher (webhooks, live updates). Outside `atomic()` an event is inserted at once. An
+event whose dispatch was lost to a crash stays `dispatched=False` and is picked up by the outbox sweep.
 Before the outermost block commits, the changes that follow from its events are made in it
 (a customer's entitlements, when its subscriptions changed).
 """
@@ -36,8 +37,10 @@ async def atomic():
     try:
         async with in_transaction():
             yield uow
-            if outer is None:
+            if outer is None:  # a nested block's events are inserted by the outermost one
                 await _before_commit(uow)
+                if uow.events:
+                    await Event.bulk_create(uow.events)
     finally:
         _recorded.reset(token)
     if outer is not None:
@@ -57,12 +60,12 @@ async def record(type: str, obj, previous: dict | None = None, *, created=None) 
     data = {"object": data_object}
     if previous:
         data["previous_attributes"] = previous
-    event = await Event.create(
-        id=new_id("evt"), type=type, object_id=data_object.get("id"), data=data,
-        created=created or utcnow(),
-    )
+    event = Event(id=new_id("evt"), type=type, object_id=data_object.get("id"), data=data,
+                  created=created or utcnow())
     pending = _recorded.get()
-    if pending is not None:
+    if pending is None:
+        await event.save(force_create=True)
+    else:
         pending.append(event)
     return event
 

@@ -4,11 +4,12 @@ DRAFT -> OPEN (finalize) -> PAID | VOID | UNCOLLECTIBLE; UNCOLLECTIBLE -> PAID |
 are edited or deleted. Numbers (<invoice_prefix>-0001, ...) are taken at finalization under the
 customer's row lock, so they are gapless; a unique constraint makes them unique.
 """
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from app.billing import credit_grants, draft_balance, events
+from app.billing import catalog_reads, credit_grants, draft_balance, events, writes
 from app.billing.discount_allocation import allocate
 from app.billing.errors import invalid
 from app.ids import new_id
@@ -94,22 +95,53 @@ def _line_model(invoice: Invoice, spec: LineSpec, position: int) -> InvoiceLineI
 
 async def applicable_discounts(invoice: Invoice, now: datetime) -> list[Discount]:
     """The invoice's own discount, else the subscription's, else the customer's (Stripe's precedence)."""
-    scopes = [Discount.filter(id__in=invoice.discount_ids)] if invoice.discount_ids else []
-    if invoice.subscription_id:
-        scopes.append(Discount.filter(subscription_id=invoice.subscription_id, ended_at=None))
-    scopes.append(Discount.filter(customer_id=invoice.customer_id, subscription_id=None, invoice_id=None,
-                                  ended_at=None))
-    for scope in scopes:
-        found = [d for d in await scope if d.start <= now and (d.end is None or now < d.end)]
-        if found:
-            return found[:1]
-    return []
+    return (await _applicable_discounts_many([(invoice, now)]))[invoice.id]
+
+
+async def _applicable_discounts_many(batch: list[tuple[Invoice, datetime]]) -> dict[str, list[Discount]]:
+    """applicable_discounts of many invoices, in at most 3 queries."""
+    own_ids = {d for invoice, _ in batch for d in invoice.discount_ids}
+    own = {d.id: d for d in await Discount.filter(id__in=own_ids)} if own_ids else {}
+    by_sub: dict[str, list[Discount]] = defaultdict(list)
+    sub_ids = {invoice.subscription_id for invoice, _ in batch if invoice.subscription_id}
+    for discount in await Discount.filter(subscription_id__in=sub_ids, ended_at=None) if sub_ids else []:
+        by_sub[discount.subscription_id].append(discount)
+    by_customer: dict[str, list[Discount]] = defaultdict(list)
+    for discount in await Discount.filter(customer_id__in={invoice.customer_id for invoice, _ in batch},
+                                          subscription_id=None, invoice_id=None, ended_at=None):
+        by_customer[discount.customer_id].append(discount)
+    found = {}
+    for invoice, now in batch:
+        scopes = [[own[d] for d in invoice.discount_ids if d in own]] if invoice.discount_ids else []
+        if invoice.subscription_id:
+            scopes.append(by_sub[invoice.subscription_id])
+        scopes.append(by_customer[invoice.customer_id])
+        found[invoice.id] = next(
+            (valid[:1] for scope in scopes
+             if (valid := [d for d in scope if d.start <= now and (d.end is None or now < d.end)])), [])
+    return found
 
 
 async def compute_totals(invoice: Invoice, lines: list[InvoiceLineItem], now: datetime) -> None:
     """Subtotal, discounts per line and in total, and total. The balance is applied at finalization.
     A proration keeps the discount it took when it was made (proration_discounts); the invoice's
     discount applies to the other lines."""
+    await compute_totals_many([(invoice, lines, now)])
+
+
+async def compute_totals_many(batch: list[tuple[Invoice, list[InvoiceLineItem], datetime]]) -> None:
+    """compute_totals of many invoices, reading their discounts, coupons and prices at once."""
+    found = await _applicable_discounts_many([(invoice, now) for invoice, _, now in batch])
+    coupon_ids = {d.coupon_id for discounts in found.values() for d in discounts}
+    coupons = {c.id: c for c in await Coupon.filter(id__in=coupon_ids)} if coupon_ids else {}
+    price_ids = {line.price_id for invoice, lines, _ in batch if found[invoice.id] for line in lines if line.price_id}
+    product_of_price = dict(await Price.filter(id__in=price_ids).values_list("id", "product_id")) if price_ids else {}
+    for invoice, lines, _ in batch:
+        _totals(invoice, lines, [(d, coupons[d.coupon_id]) for d in found[invoice.id]], product_of_price)
+
+
+def _totals(invoice: Invoice, lines: list[InvoiceLineItem], discounts: list[tuple[Discount, Coupon]],
+            product_of_price: dict[str, str]) -> None:
     invoice.subtotal = sum(line.amount for line in lines)
     by_discount: dict[str, int] = {}
     for line in lines:
@@ -118,20 +150,15 @@ async def compute_totals(invoice: Invoice, lines: list[InvoiceLineItem], now: da
                 by_discount[taken["discount"]] = by_discount.get(taken["discount"], 0) + taken["amount"]
         else:
             line.discount_amounts = []
-    discounts = await applicable_discounts(invoice, now)
-    if discounts:
-        price_ids = {line.price_id for line in lines if line.price_id}
-        product_of_price = dict(await Price.filter(id__in=price_ids).values_list("id", "product_id"))
-        cap = invoice.subtotal - sum(by_discount.values())
-        for discount in discounts:
-            coupon = await Coupon.get(id=discount.coupon_id)
-            parts = allocate(coupon, lines, invoice.currency, product_of_price, cap=cap)
-            for line, part in zip(lines, parts, strict=True):
-                if part:
-                    line.discount_amounts.append({"amount": part, "discount": discount.id})
-            by_discount[discount.id] = by_discount.get(discount.id, 0) + sum(parts)
+    cap = invoice.subtotal - sum(by_discount.values())
+    for discount, coupon in discounts:
+        parts = allocate(coupon, lines, invoice.currency, product_of_price, cap=cap)
+        for line, part in zip(lines, parts, strict=True):
+            if part:
+                line.discount_amounts.append({"amount": part, "discount": discount.id})
+        by_discount[discount.id] = by_discount.get(discount.id, 0) + sum(parts)
     totals = [{"amount": amount, "discount": id} for id, amount in by_discount.items() if amount]
-    invoice.discount_ids = [d.id for d in discounts]
+    invoice.discount_ids = [d.id for d, _ in discounts]
     invoice.total_discount_amounts = totals
     invoice.total = invoice.subtotal - sum(t["amount"] for t in totals)
     invoice.amount_due = invoice.amount_remaining = max(invoice.total + invoice.starting_balance, 0)
@@ -151,17 +178,25 @@ async def current_lines(invoice: Invoice) -> list[InvoiceLineItem]:
     return await InvoiceLineItem.filter(invoice_id=invoice.id).order_by("position", "id")
 
 
-async def create_invoice(customer: Customer, *, now: datetime, billing_reason: str, specs: list[LineSpec],
-                         currency: str, period_start: datetime, period_end: datetime,
-                         subscription: Subscription | None = None, collection_method: str = "charge_automatically",
-                         days_until_due: int | None = None, description: str | None = None,
-                         auto_advance: bool = True, pending: list[InvoiceItem] = (), metadata: dict | None = None,
-                         discount_ids: list[str] | None = None, cycle_key: str | None = None,
-                         save: bool = True) -> tuple[Invoice, list[InvoiceLineItem]]:
-    """A draft invoice with these lines plus the pending items it takes; saved unless `save` is False
-    (upcoming-invoice previews)."""
+@dataclass
+class Draft:
+    """A draft invoice built in memory: its lines and the pending invoice items it takes."""
+
+    invoice: Invoice
+    lines: list[InvoiceLineItem]
+    pending: list[InvoiceItem]
+
+
+def build_invoice(customer: Customer, *, now: datetime, billing_reason: str, specs: list[LineSpec],
+                  currency: str, period_start: datetime, period_end: datetime,
+                  subscription: Subscription | None = None, collection_method: str = "charge_automatically",
+                  days_until_due: int | None = None, description: str | None = None, auto_advance: bool = True,
+                  pending: list[InvoiceItem] = (), metadata: dict | None = None,
+                  discount_ids: list[str] | None = None, cycle_key: str | None = None,
+                  preview: bool = False) -> Draft:
+    """A draft invoice with these lines plus the pending items it takes, in memory (totals not computed)."""
     invoice = Invoice(
-        id=new_id("in") if save else new_id("upcoming"), customer_id=customer.id,
+        id=new_id("upcoming" if preview else "in"), customer_id=customer.id,
         subscription_id=subscription.id if subscription else None, status="draft", billing_reason=billing_reason,
         cycle_key=cycle_key, collection_method=collection_method, currency=currency, description=description,
         period_start=period_start, period_end=period_end, auto_advance=auto_advance,
@@ -171,84 +206,144 @@ async def create_invoice(customer: Customer, *, now: datetime, billing_reason: s
     )
     draft_balance.preview(invoice, customer.balance, customer.currency)
     specs = [*specs, *(item_line(item) for item in pending)]
-    lines = [_line_model(invoice, spec, i) for i, spec in enumerate(specs)]
-    await compute_totals(invoice, lines, now)
-    if not save:
-        return invoice, lines
-    await invoice.save(force_create=True)
-    await InvoiceLineItem.bulk_create(lines)
-    if pending:
-        await InvoiceItem.filter(id__in=[item.id for item in pending]).update(invoice_id=invoice.id)
-    await events.record("invoice.created", invoice, created=now)
-    return invoice, lines
+    return Draft(invoice, [_line_model(invoice, spec, i) for i, spec in enumerate(specs)], list(pending))
 
 
-async def _take_number(customer: Customer) -> str:
-    locked = await Customer.filter(id=customer.id).select_for_update().first()
-    number = f"{locked.invoice_prefix}-{locked.next_invoice_sequence:04d}"
-    await Customer.filter(id=customer.id).update(next_invoice_sequence=locked.next_invoice_sequence + 1)
-    return number
+async def store_drafts(drafts: list[Draft]) -> None:
+    """Insert built drafts (totals computed): their invoices, lines, taken items and invoice.created events."""
+    await writes.insert([d.invoice for d in drafts])
+    await writes.insert([line for d in drafts for line in d.lines])
+    taken = [item for d in drafts for item in d.pending]
+    for draft in drafts:
+        for item in draft.pending:
+            item.invoice_id = draft.invoice.id
+    await writes.update(taken, ["invoice_id"])
+    for draft in drafts:
+        await events.record("invoice.created", draft.invoice, created=draft.invoice.created)
 
 
-async def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) -> None:
+async def create_invoice(customer: Customer, *, now: datetime, billing_reason: str, specs: list[LineSpec],
+                         currency: str, period_start: datetime, period_end: datetime,
+                         subscription: Subscription | None = None, collection_method: str = "charge_automatically",
+                         days_until_due: int | None = None, description: str | None = None,
+                         auto_advance: bool = True, pending: list[InvoiceItem] = (), metadata: dict | None = None,
+                         discount_ids: list[str] | None = None, cycle_key: str | None = None,
+                         save: bool = True) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """A draft invoice with these lines plus the pending items it takes; saved unless `save` is False
+    (upcoming-invoice previews)."""
+    draft = build_invoice(
+        customer, now=now, billing_reason=billing_reason, specs=specs, currency=currency,
+        period_start=period_start, period_end=period_end, subscription=subscription,
+        collection_method=collection_method, days_until_due=days_until_due, description=description,
+        auto_advance=auto_advance, pending=pending, metadata=metadata, discount_ids=discount_ids,
+        cycle_key=cycle_key, preview=not save,
+    )
+    await compute_totals(draft.invoice, draft.lines, now)
+    if save:
+        await store_drafts([draft])
+    return draft.invoice, draft.lines
+
+
+def _apply_balance(invoice: Invoice, customer: Customer, now: datetime) -> CustomerBalanceTransaction | None:
     """Stripe's customer balance: credit (negative) reduces what is due; debt adds to it; a negative
-    total becomes credit. A balance held in another currency is left alone."""
-    locked = await Customer.filter(id=customer.id).select_for_update().first()
-    if locked.currency not in (None, invoice.currency):
+    total becomes credit. A balance held in another currency is left alone. Changes `customer` (locked)
+    in memory; returns the balance transaction to store, if any."""
+    if customer.currency not in (None, invoice.currency):
         invoice.starting_balance = invoice.ending_balance = 0
         invoice.amount_due = invoice.amount_remaining = max(invoice.total, 0)
-        return
-    invoice.starting_balance = locked.balance
-    position = invoice.total + locked.balance
+        return None
+    invoice.starting_balance = customer.balance
+    position = invoice.total + customer.balance
     invoice.amount_due = max(position, 0)
     invoice.amount_remaining = invoice.amount_due
     invoice.ending_balance = min(position, 0)
-    change = invoice.ending_balance - locked.balance
-    if change:
-        await Customer.filter(id=locked.id).update(balance=invoice.ending_balance)
-        await CustomerBalanceTransaction.create(
-            id=new_id("cbtxn"), customer_id=locked.id, amount=change, currency=invoice.currency,
-            ending_balance=invoice.ending_balance, invoice_id=invoice.id, type="applied_to_invoice", created=now,
-        )
-        await draft_balance.refresh(locked.id, exclude=invoice.id)
+    change = invoice.ending_balance - customer.balance
+    if not change:
+        return None
+    customer.balance = invoice.ending_balance
+    return CustomerBalanceTransaction(
+        id=new_id("cbtxn"), customer_id=customer.id, amount=change, currency=invoice.currency,
+        ending_balance=invoice.ending_balance, invoice_id=invoice.id, type="applied_to_invoice", created=now,
+    )
+
+
+def _take_number(customer: Customer) -> str:
+    number = f"{customer.invoice_prefix}-{customer.next_invoice_sequence:04d}"
+    customer.next_invoice_sequence += 1
+    return number
 
 
 async def finalize(invoice: Invoice, now: datetime) -> Invoice:
     """DRAFT -> OPEN: number, balance, due date. An invoice with nothing due is paid at once."""
-    check_transition(invoice, "open")
-    # One finalization per customer at a time, so its balance and a ONCE discount are used exactly once.
-    customer = await Customer.filter(id=invoice.customer_id).select_for_update().first()
-    lines = await current_lines(invoice)
-    await compute_totals(invoice, lines, now)
-    for line in lines:
-        await line.save(update_fields=["discount_amounts"])
-    await credit_grants.apply(invoice, lines, now)
-    await _apply_balance(invoice, customer, now)
-    await _end_once_discounts(invoice, now)
-    invoice.number = await _take_number(customer)
-    invoice.status = "open"
-    invoice.finalized_at = now
-    invoice.automatically_finalizes_at = None
-    if invoice.collection_method == "send_invoice":
-        invoice.due_date = invoice.due_date or now + timedelta(days=invoice.days_until_due or 30)
-    await invoice.save()
-    await events.record("invoice.finalized", invoice, created=now)
-    if invoice.amount_due == 0:
-        await mark_paid(invoice, now)
+    await finalize_many([(invoice, now)])
     return invoice
 
 
-async def _end_once_discounts(invoice: Invoice, now: datetime) -> None:
+async def finalize_many(batch: list[tuple[Invoice, datetime]]) -> None:
+    """finalize for many invoices, in order, with a constant number of statements per round. A round
+    holds each customer once, so each invoice sees the balance and ONCE discounts the previous left."""
+    rounds: list[list[tuple[Invoice, datetime]]] = []
+    for invoice, now in batch:
+        target = next((r for r in rounds[-1:] if all(i.customer_id != invoice.customer_id for i, _ in r)), None)
+        if target is None:
+            rounds.append(target := [])
+        target.append((invoice, now))
+    for round_ in rounds:
+        await _finalize_round(round_)
+
+
+async def _finalize_round(batch: list[tuple[Invoice, datetime]]) -> None:
+    for invoice, _ in batch:
+        check_transition(invoice, "open")
+    # One finalization per customer at a time, so its balance and a ONCE discount are used exactly once.
+    customers = {c.id: c for c in await Customer.filter(id__in=[i.customer_id for i, _ in batch])
+                 .order_by("id").select_for_update()}
+    lines_of: dict[str, list[InvoiceLineItem]] = defaultdict(list)
+    for line in await InvoiceLineItem.filter(invoice_id__in=[i.id for i, _ in batch]).order_by("position", "id"):
+        lines_of[line.invoice_id].append(line)
+    stored = {line.id: line.discount_amounts for lines in lines_of.values() for line in lines}
+    await compute_totals_many([(invoice, lines_of[invoice.id], now) for invoice, now in batch])
+    await writes.update([line for lines in lines_of.values() for line in lines
+                         if line.discount_amounts != stored[line.id]], ["discount_amounts"])
+    await catalog_reads.preload({line.price_id for lines in lines_of.values() for line in lines if line.price_id})
+    transactions = []
+    for invoice, now in batch:
+        await credit_grants.apply(invoice, lines_of[invoice.id], now)
+        customer = customers[invoice.customer_id]
+        transactions += [t for t in [_apply_balance(invoice, customer, now)] if t]
+        invoice.number = _take_number(customer)
+        invoice.status = "open"
+        invoice.finalized_at = now
+        invoice.automatically_finalizes_at = None
+        if invoice.collection_method == "send_invoice":
+            invoice.due_date = invoice.due_date or now + timedelta(days=invoice.days_until_due or 30)
+    await writes.update(list(customers.values()), ["balance", "next_invoice_sequence"])
+    await writes.insert(transactions)
+    for transaction in transactions:  # the customer's other drafts preview its new balance
+        await draft_balance.refresh(transaction.customer_id, exclude=transaction.invoice_id)
+    await _end_once_discounts(batch)
+    for invoice, now in batch:
+        await events.record("invoice.finalized", invoice, created=now)
+        if invoice.amount_due == 0:
+            await mark_paid(invoice, now, save=False)
+    await writes.update([invoice for invoice, _ in batch], writes.fields_of(Invoice))
+
+
+async def _end_once_discounts(batch: list[tuple[Invoice, datetime]]) -> None:
     """A ONCE coupon's discount ends with the first invoice it was applied to."""
-    for discount in await Discount.filter(id__in=invoice.discount_ids, ended_at=None):
-        coupon = await Coupon.get(id=discount.coupon_id)
-        if coupon.duration == "once" and discount.invoice_id is None:
-            discount.ended_at = now
-            discount.end = now
-            await discount.save(update_fields=["ended_at", "end"])
+    now_of = {d: now for invoice, now in reversed(batch) for d in invoice.discount_ids}
+    if not now_of:
+        return
+    discounts = await Discount.filter(id__in=now_of, ended_at=None)
+    coupons = {c.id: c for c in await Coupon.filter(id__in={d.coupon_id for d in discounts})}
+    ended = [d for d in discounts if coupons[d.coupon_id].duration == "once" and d.invoice_id is None]
+    for discount in ended:
+        discount.ended_at = discount.end = now_of[discount.id]
+    await writes.update(ended, ["ended_at", "end"])
 
 
-async def mark_paid(invoice: Invoice, now: datetime, *, out_of_band: bool = False) -> Invoice:
+async def mark_paid(invoice: Invoice, now: datetime, *, out_of_band: bool = False, save: bool = True) -> Invoice:
+    """OPEN or UNCOLLECTIBLE -> PAID; `save=False` leaves saving the invoice to the caller."""
     check_transition(invoice, "paid")
     before = events.snapshot(invoice)
     invoice.status = "paid"
@@ -257,7 +352,8 @@ async def mark_paid(invoice: Invoice, now: datetime, *, out_of_band: bool = Fals
     invoice.paid_at = now
     invoice.paid_out_of_band = out_of_band
     invoice.next_payment_attempt = None
-    await invoice.save()
+    if save:
+        await invoice.save()
     await events.record_update("invoice.updated", invoice, before, created=now)
     await events.record("invoice.paid", invoice, created=now)
     return invoice

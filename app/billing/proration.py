@@ -9,9 +9,10 @@ Proration lines are not discountable by the invoice's coupon: they carry the dis
 from datetime import datetime
 from decimal import Decimal
 
+from app.billing import catalog_reads
 from app.billing.invoicing import LineSpec
 from app.billing.pricing import exact_amount_for, round_amount
-from app.models.catalog import Price, Product
+from app.models.catalog import Price
 
 
 def fraction(start: datetime, end: datetime, at: datetime) -> Decimal:
@@ -24,8 +25,8 @@ def fraction(start: datetime, end: datetime, at: datetime) -> Decimal:
 
 
 async def _describe(price: Price, quantity: int | None) -> str:
-    product = await Product.get(id=price.product_id)
-    return f"{quantity or 1} × {product.name}" if (quantity or 1) != 1 else product.name
+    name = await catalog_reads.product_name(price.product_id) or price.product_id
+    return f"{quantity or 1} × {name}" if (quantity or 1) != 1 else name
 
 
 async def proration_line(*, price: Price, quantity: int | None, start: datetime, end: datetime, at: datetime,

@@ -25,17 +25,25 @@ async def set_status(sub: Subscription, status: str, now: datetime) -> None:
 async def after_payment(invoice: Invoice, paid: bool, now: datetime) -> None:
     """Paid: an incomplete, past-due or unpaid subscription becomes active. Failed: a renewal makes it
     past due, and when retries are exhausted it becomes canceled (or unpaid, by setting)."""
-    if not invoice.subscription_id:
+    await after_payment_many([(invoice, paid, now)])
+
+
+async def after_payment_many(batch: list[tuple[Invoice, bool, datetime]]) -> None:
+    """after_payment for many payments, locking their subscriptions in one statement."""
+    ids = {invoice.subscription_id for invoice, _, _ in batch if invoice.subscription_id}
+    if not ids:
         return
-    sub = await Subscription.filter(id=invoice.subscription_id).select_for_update().first()
-    if sub is None or sub.status in ("canceled", "incomplete_expired"):
-        return
-    if paid:
-        if sub.status in ("incomplete", "past_due", "unpaid"):
-            await set_status(sub, "active", now)
-        return
-    if (invoice.billing_reason == "subscription_create" or invoice.collection_method != "charge_automatically"
-            or sub.status in ("paused", "unpaid")):
-        return  # SEND_INVOICE ones become past due at the due date; paused and unpaid ones stay so
-    exhausted = invoice.next_payment_attempt is None
-    await set_status(sub, after_retries_exhausted() if exhausted else "past_due", now)
+    subs = {s.id: s for s in await Subscription.filter(id__in=ids).order_by("id").select_for_update()}
+    for invoice, paid, now in batch:
+        sub = subs.get(invoice.subscription_id)
+        if sub is None or sub.status in ("canceled", "incomplete_expired"):
+            continue
+        if paid:
+            if sub.status in ("incomplete", "past_due", "unpaid"):
+                await set_status(sub, "active", now)
+            continue
+        if (invoice.billing_reason == "subscription_create" or invoice.collection_method != "charge_automatically"
+                or sub.status in ("paused", "unpaid")):
+            continue  # SEND_INVOICE ones become past due at the due date; paused and unpaid ones stay so
+        exhausted = invoice.next_payment_attempt is None
+        await set_status(sub, after_retries_exhausted() if exhausted else "past_due", now)

@@ -5,7 +5,7 @@ calls, the due time of a step when the cycle runs them.
 """
 from datetime import datetime, timedelta
 
-from app.billing import discounts, events, proration_discounts, usage, usage_records, validation
+from app.billing import catalog_reads, discounts, events, proration_discounts, usage, usage_records, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, create_invoice, finalize, pending_items
 from app.billing.payments import collect
@@ -15,7 +15,7 @@ from app.billing.proration import proration_line
 from app.billing.subscription_status import set_status
 from app.clock import now_for
 from app.ids import new_id
-from app.models.catalog import Price, Product
+from app.models.catalog import Price
 from app.models.coupons import Discount
 from app.models.customers import Customer, PaymentMethod
 from app.models.invoices import Invoice, InvoiceItem, PaymentIntent
@@ -63,7 +63,7 @@ def _check_compatible(prices: list[Price], param: str = "items") -> tuple[str, s
 
 
 async def _product_name(price: Price) -> str:
-    return await Product.filter(id=price.product_id).first().values_list("name", flat=True) or price.product_id
+    return await catalog_reads.product_name(price.product_id) or price.product_id
 
 
 async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: datetime, end: datetime, *,
@@ -72,7 +72,7 @@ async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: 
     (a billing_cycle_anchor ahead of the start) is prorated against the whole interval ending at `end`."""
     lines = []
     for item in items:
-        price = await Price.get(id=item.price_id)
+        price = await catalog_reads.price(item.price_id)
         if price.recurring_usage_type == "metered":
             continue
         name = await _product_name(price)

@@ -17,13 +17,13 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOp
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from app.billing import meter_stream
+from app.billing import catalog_reads, meter_stream
 from app.billing.errors import BillingError, invalid, not_found
 from app.billing.invoicing import LineSpec
 from app.billing.pricing import amount_for, round_amount, unit_amount_of
 from app.clock import utcnow
 from app.ids import new_id
-from app.models.catalog import Price, Product
+from app.models.catalog import Price
 from app.models.clocks import TestClock
 from app.models.customers import Customer
 from app.models.meters import Meter, MeterEvent, MeterEventAdjustment, MeterUsageMinute
@@ -559,14 +559,14 @@ async def meter_lines(sub, items, start: datetime, end: datetime) -> list[LineSp
     """One line per item whose price has a meter: the customer's usage over [start, end), in arrears."""
     lines = []
     for item in items:
-        price = await Price.get(id=item.price_id)
+        price = await catalog_reads.price(item.price_id)
         if not price.recurring_meter_id:
             continue
         meter = await Meter.get(id=price.recurring_meter_id)
         billed_start, billed_end = _billable(sub, start, end)
         total = await usage(meter, sub.customer_id, billed_start, billed_end) if billed_start < billed_end else None
         quantity, amount = _priced(price, total or Decimal(0))
-        name = await Product.filter(id=price.product_id).first().values_list("name", flat=True) or price.product_id
+        name = await catalog_reads.product_name(price.product_id) or price.product_id
         lines.append(LineSpec(
             amount=amount, currency=sub.currency, period_start=start, period_end=end,
             description=f"{quantity} × {name} (usage)", price_id=price.id, quantity=quantity,

@@ -13,14 +13,14 @@ from datetime import datetime
 
 from tortoise.functions import Max, Sum
 
-from app.billing import lookup
+from app.billing import catalog_reads, lookup
 from app.billing.errors import invalid
 from app.billing.invoicing import LineSpec
 from app.billing.pricing import amount_for, unit_amount_of
 from app.billing.validation import MAX_AMOUNT
 from app.clock import now_for
 from app.ids import new_id
-from app.models.catalog import Price, Product
+from app.models.catalog import Price
 from app.models.customers import Customer
 from app.models.invoices import InvoiceLineItem
 from app.models.subscriptions import Subscription, SubscriptionItem
@@ -119,10 +119,10 @@ async def record_lines(sub: Subscription, items: list[SubscriptionItem], start: 
     priced as a whole (transform_quantity, tiers or the decimal unit amount apply to the total)."""
     lines = []
     for item in items:
-        price = await Price.get(id=item.price_id)
+        price = await catalog_reads.price(item.price_id)
         if not takes_usage_records(price):
             continue
-        name = await Product.filter(id=price.product_id).first().values_list("name", flat=True)
+        name = await catalog_reads.product_name(price.product_id)
         billable_from = _billable_start(sub, start, end)
         trial = billable_from >= end
         quantity = await aggregate(item.id, price.recurring_aggregate_usage, start if trial else billable_from, end)

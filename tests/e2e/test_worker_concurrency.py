@@ -181,13 +181,14 @@ async def _wait_until(condition, seconds: float) -> None:
 
 
 async def test_worker_killed_mid_run_then_restarted(pg_db, redis, redis_url):
-    """SIGKILL a `billing worker` while it renews, another while it finalizes and charges; a third finishes."""
+    """SIGKILL a `billing worker` while it renews, another while it finalizes and charges; a third finishes.
+    Chunks of 10 steps, so the kills land between chunks of the run."""
     total = 120
     sub_ids = await _subscribe_many(total, now=utcnow() - timedelta(days=40))
     failing = len(sub_ids[::FAILING_EVERY])
     database = connections.get("default").database
     env = dict(os.environ, BILLING_DATABASE_URL=POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
-               BILLING_REDIS_URL=redis_url, BILLING_LOG_LEVEL="WARNING")
+               BILLING_REDIS_URL=redis_url, BILLING_LOG_LEVEL="WARNING", BILLING_CYCLE_CHUNK="10")
 
     async def renewed() -> bool:
         return await _cycle_invoices(sub_ids) >= 10
