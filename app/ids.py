@@ -9,14 +9,16 @@ import string
 import time
 
 _BASE36 = string.digits + string.ascii_lowercase
+_PAIRS = [a + b for a in _BASE36 for b in _BASE36]  # two base-36 digits at a time
 
 
 def _base36(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, digit = divmod(number, 36)
-        digits.append(_BASE36[digit])
-    return "".join(reversed(digits))
+    """`number` (below 36 ** width) in `width` base-36 digits."""
+    pairs = []
+    for _ in range((width + 1) // 2):
+        number, pair = divmod(number, 1296)
+        pairs.append(_PAIRS[pair])
+    return "".join(reversed(pairs))[-width:]
 
 
 def new_id(prefix: str, length: int = 12) -> str:

@@ -364,8 +364,8 @@ async def profile(args, redis_url: str) -> None:
         return wrapper
 
     cycle.due_steps = timed("due_steps (read a batch of due steps)", cycle.due_steps)
-    for kind, fn in list(cycle.STEPS.items()):
-        cycle.STEPS[kind] = timed(f"step {kind}", fn)
+    for kind, fn in list(cycle.KINDS.items()):
+        cycle.KINDS[kind] = timed(f"chunk {kind}", fn)
     redis = connect(redis_url)
     profiler = None
     with contextlib.suppress(ImportError):

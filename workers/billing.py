@@ -32,15 +32,17 @@ async def run_due_billing(ctx: dict) -> int:
 
 async def cycle_loop(ctx: dict) -> None:
     """Each worker process runs the real-time cycle itself: at start, then a minute after each run
-    began (at once after a run cut short with work left). Every worker works on the due steps at the
-    same time, each claiming chunks the others do not hold, where an arq cron job would run on one."""
+    began, or at once after a run cut short at CYCLE_SECONDS (work left). Every worker works on the
+    due steps at the same time, each claiming chunks the others do not hold, where an arq cron job
+    would run on one worker."""
     while True:
         started = time.monotonic()
         try:
             await run_due_billing(ctx)
         except Exception:
             log.exception("the billing cycle run failed")
-        await asyncio.sleep(max(0.0, CYCLE_EVERY - (time.monotonic() - started)))
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(0 if elapsed >= CYCLE_SECONDS else CYCLE_EVERY - elapsed)
 
 
 async def advance_test_clock(ctx: dict, clock_id: str) -> int:

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 
 from tortoise.transactions import in_transaction
 
+from app.billing import writes
 from app.clock import utcnow
 from app.ids import new_id
 from app.models.events import Event
@@ -60,8 +61,8 @@ async def record(type: str, obj, previous: dict | None = None, *, created=None) 
     data = {"object": data_object}
     if previous:
         data["previous_attributes"] = previous
-    event = Event(id=new_id("evt"), type=type, object_id=data_object.get("id"), data=data,
-                  created=created or utcnow())
+    event = writes.build(Event, id=new_id("evt"), type=type, object_id=data_object.get("id"), data=data,
+                         created=created or utcnow())
     pending = _recorded.get()
     if pending is None:
         await event.save(force_create=True)

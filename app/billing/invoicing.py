@@ -82,8 +82,9 @@ async def pending_items(customer_id: str, *, subscription_id: str | None = None,
 
 
 def _line_model(invoice: Invoice, spec: LineSpec, position: int) -> InvoiceLineItem:
-    return InvoiceLineItem(
-        id=new_id("il"), invoice_id=invoice.id, type=spec.type, amount=spec.amount, currency=spec.currency,
+    return writes.build(
+        InvoiceLineItem, id=new_id("il"), invoice_id=invoice.id, type=spec.type, amount=spec.amount,
+        currency=spec.currency,
         description=spec.description, discountable=spec.discountable, period_start=spec.period_start,
         period_end=spec.period_end, price_id=spec.price_id, proration=spec.proration, quantity=spec.quantity,
         unit_amount_excluding_tax=spec.unit_amount_excluding_tax, subscription_id=spec.subscription_id,
@@ -195,8 +196,8 @@ def build_invoice(customer: Customer, *, now: datetime, billing_reason: str, spe
                   discount_ids: list[str] | None = None, cycle_key: str | None = None,
                   preview: bool = False) -> Draft:
     """A draft invoice with these lines plus the pending items it takes, in memory (totals not computed)."""
-    invoice = Invoice(
-        id=new_id("upcoming" if preview else "in"), customer_id=customer.id,
+    invoice = writes.build(
+        Invoice, id=new_id("upcoming" if preview else "in"), customer_id=customer.id,
         subscription_id=subscription.id if subscription else None, status="draft", billing_reason=billing_reason,
         cycle_key=cycle_key, collection_method=collection_method, currency=currency, description=description,
         period_start=period_start, period_end=period_end, auto_advance=auto_advance,

@@ -56,8 +56,8 @@ class TestProcessor:
         fresh = []
         for r in requests:
             code, decline, _ = _DECLINES.get(r.payment_method.behavior, (None, None, None))
-            fresh.append(TestCharge(
-                id=new_id("ch"), idempotency_key=r.idempotency_key, payment_method_id=r.payment_method.id,
+            fresh.append(writes.build(
+                TestCharge, id=new_id("ch"), idempotency_key=r.idempotency_key, payment_method_id=r.payment_method.id,
                 amount=r.amount, currency=r.currency, succeeded=code is None, failure_code=code,
                 decline_code=decline,
             ))
@@ -105,8 +105,8 @@ async def _payment_intents(batch: list[tuple[Invoice, datetime]]) -> tuple[list[
         if invoice.payment_intent_id:
             intents.append(stored[invoice.payment_intent_id])
             continue
-        intent = PaymentIntent(
-            id=new_id("pi"), amount=invoice.amount_remaining, currency=invoice.currency,
+        intent = writes.build(
+            PaymentIntent, id=new_id("pi"), amount=invoice.amount_remaining, currency=invoice.currency,
             status="requires_payment_method", customer_id=invoice.customer_id, invoice_id=invoice.id, created=now,
         )
         invoice.payment_intent_id = intent.id
