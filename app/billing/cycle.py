@@ -169,15 +169,16 @@ async def _run_chunk(steps: list[Step], dispatch: Dispatch, skip_locked: bool, c
 
 async def _run_alone(step: Step, dispatch: Dispatch, skip_locked: bool, conflicted: set[Step],
                      failed: set[Step]) -> int:
+    """Run one step in its own transaction. A unique violation the first time means another worker ran it
+    first: read the due steps again. Any other failure (or the same step conflicting again) stops a test
+    clock's run; on real time it is logged and the step left for the next run."""
     try:
         async with atomic() as uow:
             skipped = await KINDS[step.kind]([step], skip_locked)
-    except IntegrityError:
-        if step in conflicted:
-            raise
-        conflicted.add(step)
-        raise _ReadAgain() from None
-    except Exception:
+    except Exception as error:
+        if isinstance(error, IntegrityError) and step not in conflicted:
+            conflicted.add(step)
+            raise _ReadAgain() from None
         if not skip_locked:
             raise
         log.exception("billing cycle step %s %s failed; it is left for the next run", step.kind, step.id)
