@@ -323,21 +323,24 @@ async def finalize_drafts(steps: list[Step], skip_locked: bool) -> set[str]:
                 or invoice.automatically_finalizes_at is None or invoice.automatically_finalizes_at > step.at):
             continue
         due.append((invoice, invoice.automatically_finalizes_at))
-    await finalize_many(due)
+    await finalize_many(due, save=False)  # saved below, or by what comes next
     sub_ids = {invoice.subscription_id for invoice, _ in due if invoice.subscription_id}
     subs = {s.id: s for s in await Subscription.filter(id__in=sub_ids)} if sub_ids else {}
-    charge = []
+    charge, finalized = [], []
     for invoice, at in due:
         sub = subs.get(invoice.subscription_id)
         pause = sub.pause_collection_behavior if sub else None
         if invoice.status != "open":
-            continue
-        if pause == "mark_uncollectible":
+            finalized.append(invoice)
+        elif pause == "mark_uncollectible":
             await mark_uncollectible(invoice, at)
         elif pause == "void":
             await void(invoice, at)
         elif invoice.collection_method == "charge_automatically" and (sub is None or sub.status not in NOT_CHARGED):
             charge.append((invoice, at))
+        else:
+            finalized.append(invoice)
+    await writes.update(finalized, writes.fields_of(Invoice))
     await collect_many(charge)
     return skipped
 

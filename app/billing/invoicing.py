@@ -280,9 +280,10 @@ async def finalize(invoice: Invoice, now: datetime) -> Invoice:
     return invoice
 
 
-async def finalize_many(batch: list[tuple[Invoice, datetime]]) -> None:
+async def finalize_many(batch: list[tuple[Invoice, datetime]], *, save: bool = True) -> None:
     """finalize for many invoices, in order, with a constant number of statements per round. A round
-    holds each customer once, so each invoice sees the balance and ONCE discounts the previous left."""
+    holds each customer once, so each invoice sees the balance and ONCE discounts the previous left.
+    `save=False` leaves saving the invoices themselves to the caller (who changes them further)."""
     rounds: list[list[tuple[Invoice, datetime]]] = []
     for invoice, now in batch:
         target = next((r for r in rounds[-1:] if all(i.customer_id != invoice.customer_id for i, _ in r)), None)
@@ -291,6 +292,8 @@ async def finalize_many(batch: list[tuple[Invoice, datetime]]) -> None:
         target.append((invoice, now))
     for round_ in rounds:
         await _finalize_round(round_)
+    if save:
+        await writes.update([invoice for invoice, _ in batch], writes.fields_of(Invoice))
 
 
 async def _finalize_round(batch: list[tuple[Invoice, datetime]]) -> None:
@@ -327,7 +330,6 @@ async def _finalize_round(batch: list[tuple[Invoice, datetime]]) -> None:
         await events.record("invoice.finalized", invoice, created=now)
         if invoice.amount_due == 0:
             await mark_paid(invoice, now, save=False)
-    await writes.update([invoice for invoice, _ in batch], writes.fields_of(Invoice))
 
 
 async def _end_once_discounts(batch: list[tuple[Invoice, datetime]]) -> None:
