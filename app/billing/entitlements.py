@@ -12,7 +12,7 @@ recomputes the entitlements of each customer whose subscriptions changed, and re
 """
 from datetime import datetime
 
-from app.billing import events
+from app.billing import events, writes
 from app.ids import new_id
 from app.models.catalog import Feature, ProductFeature
 from app.models.entitlements import ActiveEntitlement, EntitlementLock, SubscriptionFeatures
@@ -39,13 +39,15 @@ def changed_customers(recorded: list[Event]) -> dict[str, datetime]:
 
 async def sync_changed(recorded: list[Event]) -> None:
     """Recompute the entitlements of the customers whose subscriptions changed in this transaction."""
-    for customer, at in sorted(changed_customers(recorded).items()):
-        await sync(customer, at)
+    changed = changed_customers(recorded)
+    if changed:
+        await _sync_many(changed)
 
 
-async def _lock(customer_id: str) -> None:
-    await EntitlementLock.bulk_create([EntitlementLock(customer_id=customer_id)], ignore_conflicts=True)
-    await EntitlementLock.filter(customer_id=customer_id).select_for_update().first()
+async def _lock(customer_ids: list[str]) -> None:
+    """The customers' lock rows, in id order (so two recomputes never wait for each other in a cycle)."""
+    await EntitlementLock.bulk_create([EntitlementLock(customer_id=c) for c in customer_ids], ignore_conflicts=True)
+    await EntitlementLock.filter(customer_id__in=customer_ids).order_by("customer_id").select_for_update()
 
 
 async def _features_of(product_ids) -> dict[str, list[str]]:
@@ -58,45 +60,80 @@ async def _features_of(product_ids) -> dict[str, list[str]]:
     return features
 
 
-async def _granted(sub: Subscription) -> set[str]:
-    """The features the subscription grants in its current period, its snapshot brought up to date: taken
+async def _granted(subs: list[Subscription]) -> dict[str, set[str]]:
+    """The features each subscription grants in its current period, its snapshot brought up to date: taken
     afresh when a period began since, else kept for its products and extended by products added since."""
-    products = set(await SubscriptionItem.filter(subscription_id=sub.id, deleted=False)
-                   .values_list("price__product_id", flat=True))
-    snapshot = await SubscriptionFeatures.get_or_none(subscription_id=sub.id)
-    if snapshot is None:
-        snapshot = SubscriptionFeatures(subscription_id=sub.id, period_start=sub.current_period_start, products={})
-    if snapshot.period_start != sub.current_period_start:
-        snapshot.period_start, kept = sub.current_period_start, {}
-    else:
-        kept = {product: features for product, features in snapshot.products.items() if product in products}
-    granted = {**kept, **await _features_of(products - kept.keys())}
-    if granted != snapshot.products or not snapshot._saved_in_db:
-        snapshot.products = granted
-        await snapshot.save()
-    return {feature for features in granted.values() for feature in features}
+    ids = [sub.id for sub in subs]
+    products: dict[str, set[str]] = {sub.id: set() for sub in subs}
+    if ids:
+        for sub_id, product in await SubscriptionItem.filter(subscription_id__in=ids, deleted=False).values_list(
+                "subscription_id", "price__product_id"):
+            products[sub_id].add(product)
+    stored = {s.subscription_id: s for s in await SubscriptionFeatures.filter(subscription_id__in=ids)} if ids else {}
+    kept_of = {}
+    for sub in subs:
+        snapshot = stored.get(sub.id) or SubscriptionFeatures(subscription_id=sub.id,
+                                                              period_start=sub.current_period_start, products={})
+        if snapshot.period_start != sub.current_period_start:
+            snapshot.period_start, kept = sub.current_period_start, {}
+        else:
+            kept = {product: features for product, features in snapshot.products.items() if product in products[sub.id]}
+        stored[sub.id], kept_of[sub.id] = snapshot, kept
+    joined = await _features_of({p for sub in subs for p in products[sub.id] - kept_of[sub.id].keys()})
+    granted, new, changed = {}, [], []
+    for sub in subs:
+        snapshot, kept = stored[sub.id], kept_of[sub.id]
+        products_features = {**kept, **{p: joined[p] for p in products[sub.id] - kept.keys()}}
+        if not snapshot._saved_in_db:
+            snapshot.products = products_features
+            new.append(snapshot)
+        elif products_features != snapshot.products:
+            snapshot.products = products_features
+            changed.append(snapshot)
+        granted[sub.id] = {feature for features in products_features.values() for feature in features}
+    await writes.insert(new)
+    await writes.update(changed, ["period_start", "products"])
+    return granted
 
 
 async def sync(customer_id: str, at: datetime) -> Event | None:
     """Bring the customer's stored entitlements in line with its subscriptions; record the change at `at`."""
-    await _lock(customer_id)
-    wanted: set[str] = set()
-    for sub in await Subscription.filter(customer_id=customer_id, status__in=ENTITLING):
-        wanted |= await _granted(sub)
-    current = {e.feature_id: e for e in await ActiveEntitlement.filter(customer_id=customer_id)}
-    removed, added = current.keys() - wanted, wanted - current.keys()
-    if not removed and not added:
-        return None
-    before = active_entitlement_summary(customer_id, list(current.values()))
-    if removed:
-        await ActiveEntitlement.filter(customer_id=customer_id, feature_id__in=list(removed)).delete()
-    features = await Feature.filter(id__in=list(added)).order_by("created", "id")
-    new = [ActiveEntitlement(id=new_id("ent"), customer_id=customer_id, feature_id=f.id, lookup_key=f.lookup_key,
-                             created=at) for f in features]
-    await ActiveEntitlement.bulk_create(new)
-    kept = [e for feature, e in current.items() if feature not in removed]
-    after = active_entitlement_summary(customer_id, kept + new)
-    return await events.record(UPDATED, after, {"entitlements": before["entitlements"]}, created=at)
+    return (await _sync_many({customer_id: at})).get(customer_id)
+
+
+async def _sync_many(changed: dict[str, datetime]) -> dict[str, Event]:
+    """sync for many customers, with a constant number of statements (and one per customer whose
+    entitlements lost features)."""
+    customers = sorted(changed)
+    await _lock(customers)
+    subs = await Subscription.filter(customer_id__in=customers, status__in=ENTITLING).order_by("created", "id")
+    granted = await _granted(subs)
+    wanted: dict[str, set[str]] = {customer: set() for customer in customers}
+    for sub in subs:
+        wanted[sub.customer_id] |= granted[sub.id]
+    current: dict[str, dict[str, ActiveEntitlement]] = {customer: {} for customer in customers}
+    for entitlement in await ActiveEntitlement.filter(customer_id__in=customers):
+        current[entitlement.customer_id][entitlement.feature_id] = entitlement
+    added = {c: wanted[c] - current[c].keys() for c in customers}
+    features = await Feature.filter(id__in={f for fs in added.values() for f in fs}).order_by(
+        "created", "id") if any(added.values()) else []
+    recorded, new_rows = {}, []
+    for customer in customers:
+        removed = current[customer].keys() - wanted[customer]
+        if not removed and not added[customer]:
+            continue
+        before = active_entitlement_summary(customer, list(current[customer].values()))
+        if removed:
+            await ActiveEntitlement.filter(customer_id=customer, feature_id__in=list(removed)).delete()
+        new = [ActiveEntitlement(id=new_id("ent"), customer_id=customer, feature_id=f.id, lookup_key=f.lookup_key,
+                                 created=changed[customer]) for f in features if f.id in added[customer]]
+        new_rows += new
+        kept = [e for feature, e in current[customer].items() if feature not in removed]
+        after = active_entitlement_summary(customer, kept + new)
+        recorded[customer] = await events.record(UPDATED, after, {"entitlements": before["entitlements"]},
+                                                 created=changed[customer])
+    await writes.insert(new_rows)
+    return recorded
 
 
 async def active_entitlements(customer_id: str) -> list[ActiveEntitlement]:
