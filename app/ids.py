@@ -24,3 +24,9 @@ def _base36(number: int, width: int) -> str:
 def new_id(prefix: str, length: int = 12) -> str:
     """Randomness is drawn once per id (one `secrets.randbelow`), not once per character."""
     return f"{prefix}_{_base36(time.time_ns(), 12)}{_base36(secrets.randbelow(36 ** length), length)}"
+
+
+def made_before(prefix: str, seconds_ago: float) -> str:
+    """An id every id of `prefix` made more than `seconds_ago` (real time) sorts before, whatever the
+    object's `created` (a test clock's time)."""
+    return f"{prefix}_{_base36(time.time_ns() - int(seconds_ago * 1e9), 12)}"

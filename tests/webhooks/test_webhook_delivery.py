@@ -12,6 +12,7 @@ from app.billing.events import atomic, record
 from app.billing.webhooks import plan_deliveries, retry_delay, wall_clock
 from app.clock import utcnow
 from app.config import WebhookSettings
+from app.ids import made_before, new_id
 from app.models.events import Event
 from app.models.webhooks import WebhookDelivery
 from app.outbox import delivery_job_id
@@ -197,6 +198,22 @@ async def test_the_sweep_delivers_an_event_whose_dispatch_was_lost(hook_api, rec
     [received] = receiver.received
     assert verify(received, endpoint["secret"]).data.object.id == "prod_lost"
     assert await sweep_outbox({"redis": queue}) == 0
+
+
+async def test_the_sweep_finds_a_lost_event_of_a_test_clock_set_in_the_future(hook_api, receiver, run_worker,
+                                                                             queue):
+    endpoint = await create_endpoint(hook_api, receiver.url(), ["product.created"])
+    await run_worker()
+    receiver.received.clear()
+    lost = await Event.create(id=made_before("evt", 60) + "lost", type="product.created", data={"object": {
+        "id": "prod_future", "object": "product"}}, created=utcnow() + timedelta(days=400))
+    recent = await Event.create(id=new_id("evt"), type="product.created", data={"object": {
+        "id": "prod_recent", "object": "product"}}, created=utcnow() + timedelta(days=400))
+    assert await sweep_outbox({"redis": queue}) == 1  # the recent one may still be dispatched by its process
+    await run_worker()
+    [received] = receiver.received
+    assert verify(received, endpoint["secret"]).data.object.id == "prod_future"
+    assert (await Event.get(id=lost.id)).dispatched and not (await Event.get(id=recent.id)).dispatched
 
 
 async def test_the_sweep_requeues_a_delivery_whose_job_was_lost(hook_api, receiver, run_worker, queue):
