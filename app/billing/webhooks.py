@@ -267,7 +267,8 @@ async def finish(taken: Taken, attempt: Attempt, policy: WebhookSettings) -> dat
 async def _endpoint_failed(endpoint_id: str, at: datetime, policy: WebhookSettings) -> None:
     """Note since when the endpoint fails; disable it (with an event) once that is long enough."""
     await WebhookEndpoint.filter(id=endpoint_id, failing_since__isnull=True).update(failing_since=at)
-    endpoint = await WebhookEndpoint.filter(id=endpoint_id).select_for_update().first()
+    # FOR NO KEY UPDATE: deliveries inserted for this endpoint meanwhile (FOR KEY SHARE) need not wait
+    endpoint = await WebhookEndpoint.filter(id=endpoint_id).select_for_update(no_key=True).first()
     if endpoint is None or endpoint.status != "enabled" or endpoint.failing_since is None:
         return
     if endpoint.failing_since <= at - timedelta(hours=policy.disable_after_hours):
