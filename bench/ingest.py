@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=3, help="load-generator processes")
     p.add_argument("--concurrency", type=int, default=4, help="connections per load-generator process")
     p.add_argument("--batch", type=int, default=500, help="events per request")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="offered events/s over all connections, paced evenly (default 0: back to back, as fast as "
+                        "the API answers)")
     p.add_argument("--port", type=int, default=0, help="API port (default: a free one)")
     return p.parse_args(argv)
 
@@ -135,7 +138,8 @@ def _body_template(customers: list[str], batch: int, worker: int) -> bytes:
 
 
 async def _load(url: str, customers: list[str], batch: int, concurrency: int, index: int, start_at: float,
-                stop_at: float, warm_at: float, out) -> None:
+                stop_at: float, warm_at: float, out, every: float) -> None:
+    """`every`: seconds between one connection's requests (0: back to back)."""
     headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json"}
     counts = {"accepted": 0, "requests": 0, "errors": 0, "warm_accepted": 0, "cpu": 0.0}
     sequence = 0
@@ -144,8 +148,12 @@ async def _load(url: str, customers: list[str], batch: int, concurrency: int, in
     async def connection(slot: int) -> None:
         nonlocal sequence
         template = _body_template(customers, batch, index * 100 + slot)
+        next_at = time.time() + every * slot / concurrency
         async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as session:
             while time.time() < stop_at:
+                if every:
+                    await asyncio.sleep(max(0.0, next_at - time.time()))
+                    next_at += every
                 sequence += 1
                 token = f"{index:02d}{slot:02d}{sequence:08d}".encode()
                 async with session.post(url, data=template.replace(TOKEN, token)) as response:
@@ -262,9 +270,11 @@ async def measure(args, url: str, db_url: str, api, worker, loaders: list) -> di
     warm_at = begin + args.warmup
     stop_at = warm_at + args.seconds
     out = multiprocessing.Queue()
+    every = args.clients * args.concurrency * args.batch / args.rate if args.rate else 0.0
     for index in range(args.clients):
         process = multiprocessing.Process(target=_load_process, args=(
-            url, customers, args.batch, args.concurrency, index, begin, stop_at, warm_at, out))
+            url, customers, args.batch, args.concurrency, index,
+            begin + every * index / (args.clients * args.concurrency), stop_at, warm_at, out, every))
         process.start()
         loaders.append(process)
     rss: list[tuple[float, float]] = []
@@ -289,6 +299,7 @@ async def measure(args, url: str, db_url: str, api, worker, loaders: list) -> di
     accepted = sum(c["warm_accepted"] for c in counts)
     result = {
         "clients": args.clients, "concurrency": args.concurrency, "batch": args.batch,
+        "offered_per_s": args.rate or None,
         "seconds": round(window, 1), "accepted_per_s": round(accepted / args.seconds),
         "accepted_total": sum(c["accepted"] for c in counts) + len(lags),
         "requests": sum(c["requests"] for c in counts), "request_errors": sum(c["errors"] for c in counts),

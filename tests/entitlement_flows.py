@@ -3,6 +3,8 @@ from tests.billing_flows import create_price
 
 ENTITLEMENTS = """query($c: ID!) { activeEntitlements(customer: $c, first: 100) {
   nodes { id lookupKey feature { id lookupKey active } } } }"""
+LIVE_ENTITLEMENTS = """subscription($c: ID!) { activeEntitlementsChanged(customer: $c) {
+  entitlements(first: 100) { nodes { lookupKey } } } }"""
 SUMMARIES = """query { events(first: 100, type: "entitlements.active_entitlement_summary.updated") {
   nodes { id type created data } } }"""
 
@@ -45,3 +47,9 @@ async def summaries(api, customer: str) -> list[dict]:
 
 def keys_of(summary: dict) -> set[str]:
     return {e["lookup_key"] for e in summary["entitlements"]["data"]}
+
+
+def live_keys(payload: dict) -> set[str]:
+    """The lookup keys of an activeEntitlementsChanged message."""
+    assert not payload.get("errors"), payload
+    return {n["lookupKey"] for n in payload["data"]["activeEntitlementsChanged"]["entitlements"]["nodes"]}
