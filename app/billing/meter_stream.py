@@ -90,9 +90,10 @@ async def read(redis: Redis, consumer: str, count: int, block_ms: int | None = N
 
 
 async def claim(redis: Redis, consumer: str, count: int, min_idle_ms: int = CLAIM_IDLE_MS) -> list[Entry]:
-    """Entries another consumer read but did not ack for min_idle_ms (it died or hangs)."""
-    _, raw, _ = await redis.xautoclaim(STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count)
-    return _entries(raw)
+    """Entries another consumer read but did not ack for min_idle_ms (it died or hangs). XAUTOCLAIM answers
+    [cursor, entries] on Redis 6.2 (the embedded server of `billing dev`) and adds deleted ids from 7.0 on."""
+    answer = await redis.xautoclaim(STREAM, GROUP, consumer, min_idle_ms, "0-0", count=count)
+    return _entries(answer[1])
 
 
 async def ack(redis: Redis, entries: list[Entry]) -> None:
