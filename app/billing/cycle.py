@@ -14,6 +14,7 @@ locks, so one clock's steps run in time order. A chunk that fails is run again s
 in its own transaction: on real time a failing step is logged and left for the next run, so one bad
 subscription does not hold up the others; on a test clock it stops the advance.
 """
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -49,6 +50,8 @@ FOLLOW_UP = AUTO_FINALIZE_AFTER
 BATCH = 500
 CHUNK = 100
 INCOMPLETE_EXPIRES_AFTER = timedelta(hours=23)
+HELD_POLL = 0.1  # seconds between reads while other workers hold every due step
+HELD_WAIT = 5.0  # seconds without progress after which the run ends
 RENEWING = ("trialing", "active", "past_due", "unpaid", "paused")
 # Their invoices are still finalized, but not charged: unpaid (as Stripe) and paused ones.
 NOT_CHARGED = ("unpaid", "paused")
@@ -106,13 +109,16 @@ async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, m
     Steps are read in batches. A step never schedules another sooner than FOLLOW_UP after itself
     (a renewal's draft finalizes an hour later), so every step of a batch due within FOLLOW_UP of
     its first one runs before anything the batch creates: time order holds without re-reading.
-    On real time the run ends early when what is left is held by another worker (or failed).
+    On real time, when everything due is held by other workers, the run reads again every HELD_POLL
+    (their commits make the next steps due, such as finalizations after the last renewals), and ends
+    after HELD_WAIT without progress; failed steps are left for the next run.
     """
     skip_locked = clock_id is None
     ran = 0
     conflicted: set[Step] = set()
     failed: set[Step] = set()
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    idle_since: float | None = None
     while ran < max_steps and (deadline is None or time.monotonic() < deadline):
         steps = [step for step in await due_steps(clock_id, until) if step not in failed]
         if not steps:
@@ -127,8 +133,13 @@ async def run_until(clock_id: str | None, until: datetime, dispatch: Dispatch, m
         except _ReadAgain:
             progress += 1
         ran += progress
-        if not progress:
+        if progress:
+            idle_since = None
+            continue
+        idle_since = idle_since or time.monotonic()
+        if not skip_locked or time.monotonic() - idle_since >= HELD_WAIT:
             break
+        await asyncio.sleep(HELD_POLL)
     return ran
 
 
