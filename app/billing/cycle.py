@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from app.billing import catalog_reads, events, writes
+from app.billing import catalog_reads, events, final_period, writes
 from app.billing.events import atomic
 from app.billing.invoicing import (
     AUTO_FINALIZE_AFTER,
@@ -36,9 +36,9 @@ from app.billing.invoicing import (
     void,
 )
 from app.billing.payments import collect, collect_many
-from app.billing.periods import next_boundary, previous_boundary
+from app.billing.periods import interval_length, next_boundary, previous_boundary
 from app.billing.subscription_status import set_status
-from app.billing.subscriptions import cancel, cycle_key, metered_lines, period_lines
+from app.billing.subscriptions import cancel, cycle_key, metered_lines
 from app.models.customers import Customer
 from app.models.invoices import Invoice, InvoiceItem
 from app.models.subscriptions import Subscription, SubscriptionItem
@@ -210,7 +210,8 @@ async def _claim(model, steps: list[Step], skip_locked: bool) -> tuple[dict, set
 
 async def renew(steps: list[Step], skip_locked: bool) -> set[str]:
     """Renew (or end) the subscriptions whose period ends at each step's time: the next period's draft
-    invoices, built in memory and stored with a few statements for the whole chunk."""
+    invoices, built in memory and stored with a few statements for the whole chunk. A period that
+    cancel_at cuts short ends there (final_period)."""
     subs, skipped = await _claim(Subscription, steps, skip_locked)
     renewed: list[tuple[Subscription, dict, datetime, datetime]] = []  # sub, before, old period start, at
     for step in steps:
@@ -228,7 +229,8 @@ async def renew(steps: list[Step], skip_locked: bool) -> set[str]:
             sub.billing_cycle_anchor = max(sub.billing_cycle_anchor, sub.trial_end)  # keep a later explicit anchor
             sub.status = "active"
         sub.current_period_start = at
-        sub.current_period_end = next_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at)
+        end = next_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at)
+        sub.current_period_end = final_period.cut(sub, at, end) or end
         renewed.append((sub, before, old_start, at))
     await _renewal_invoices([(sub, old_start, at) for sub, _, old_start, at in renewed if sub.status != "paused"])
     await writes.update([sub for sub, *_ in renewed], writes.fields_of(Subscription))
@@ -259,9 +261,10 @@ async def _renewal_invoices(renewals: list[tuple[Subscription, datetime, datetim
     for sub, old_start, at in renewals:
         items = items_of[sub.id]
         # A trial ending before its billing_cycle_anchor starts a short period, prorated up to the anchor.
+        end = next_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at)
         on_boundary = previous_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count, at) == at
-        specs = [*await period_lines(sub, items, at, sub.current_period_end,
-                                     whole=None if on_boundary else sub.current_period_end),
+        specs = [*await final_period.lines(sub, items, at, end, whole=None if on_boundary else interval_length(
+                     sub.interval, sub.interval_count, end)),
                  *await metered_lines(sub, items, old_start, at)]
         pending = [i for i in pending_of[sub.customer_id] if i.subscription_id in (None, sub.id) and i.id not in taken]
         taken.update(i.id for i in pending)

@@ -15,10 +15,10 @@ from app.billing.pricing import exact_amount_for, round_amount
 from app.models.catalog import Price
 
 
-def fraction(start: datetime, end: datetime, at: datetime) -> Decimal:
-    """The share of [start, end) that remains after `at` (0 before the period's end is reached)."""
+def fraction(start: datetime, end: datetime, at: datetime, until: datetime | None = None) -> Decimal:
+    """The share of [start, end) between `at` and `until` (default: the end); 0 when that is empty."""
     total = int((end - start).total_seconds())
-    remaining = int((end - at).total_seconds())
+    remaining = int((min(until or end, end) - at).total_seconds())
     if total <= 0 or remaining <= 0:
         return Decimal(0)
     return Decimal(min(remaining, total)) / Decimal(total)
@@ -30,9 +30,11 @@ async def _describe(price: Price, quantity: int | None) -> str:
 
 
 async def proration_line(*, price: Price, quantity: int | None, start: datetime, end: datetime, at: datetime,
-                         credit: bool, subscription_id: str, subscription_item_id: str | None) -> LineSpec | None:
-    """One proration line; None when the share or the amount is nothing."""
-    share = fraction(start, end, at)
+                         credit: bool, subscription_id: str, subscription_item_id: str | None,
+                         until: datetime | None = None) -> LineSpec | None:
+    """One proration line for [at, until) (default: to the period's end) of the period [start, end);
+    None when the share or the amount is nothing."""
+    share = fraction(start, end, at, until)
     if price.recurring_usage_type == "metered" or share == 0:
         return None
     amount = round_amount(exact_amount_for(price, quantity or 0) * share)
@@ -40,7 +42,7 @@ async def proration_line(*, price: Price, quantity: int | None, start: datetime,
         return None
     label = "Unused time on" if credit else "Remaining time on"
     return LineSpec(
-        amount=-amount if credit else amount, currency=price.currency, period_start=at, period_end=end,
+        amount=-amount if credit else amount, currency=price.currency, period_start=at, period_end=until or end,
         description=f"{label} {await _describe(price, quantity)} after {at:%d %b %Y}",
         discountable=False, price_id=price.id, proration=True, quantity=quantity,
         subscription_id=subscription_id, subscription_item_id=subscription_item_id,

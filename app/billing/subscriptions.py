@@ -67,9 +67,10 @@ async def _product_name(price: Price) -> str:
 
 
 async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: datetime, end: datetime, *,
-                       trial: bool = False, whole: datetime | None = None) -> list[LineSpec]:
-    """Licensed items billed in advance for [start, end). A period shorter than a whole interval
-    (a billing_cycle_anchor ahead of the start) is prorated against the whole interval ending at `end`."""
+                       trial: bool = False, whole: timedelta | None = None) -> list[LineSpec]:
+    """Licensed items billed in advance for [start, end). A period shorter than a whole interval (a
+    billing_cycle_anchor ahead of the start, a cancel_at before the next boundary) is prorated against
+    the interval's length `whole`."""
     lines = []
     for item in items:
         price = await catalog_reads.price(item.price_id)
@@ -81,9 +82,8 @@ async def period_lines(sub: Subscription, items: list[SubscriptionItem], start: 
         description = f"{quantity} × {name}" + (" (Trial period)" if trial else "")
         proration = False
         if not trial and whole is not None:
-            line = await proration_line(price=price, quantity=quantity, start=end - interval_length(
-                sub.interval, sub.interval_count, end), end=end, at=start, credit=False,
-                subscription_id=sub.id, subscription_item_id=item.id)
+            line = await proration_line(price=price, quantity=quantity, start=end - whole, end=end, at=start,
+                                        credit=False, subscription_id=sub.id, subscription_item_id=item.id)
             amount = line.amount if line else 0
             proration = True
         lines.append(LineSpec(
@@ -251,7 +251,8 @@ async def create_subscription(*, customer: str, items: list[dict], now: datetime
         specs = await period_lines(sub, sub_items, sub.current_period_start, sub.current_period_end, trial=True)
     else:
         specs = await period_lines(sub, sub_items, sub.current_period_start, sub.current_period_end,
-                                   trial=bool(trial), whole=partial and sub.current_period_end)
+                                   trial=bool(trial),
+                                   whole=partial and interval_length(interval, count, sub.current_period_end))
     past, moment = [], start
     while not trial and moment < sub.current_period_start:  # a backdate over whole periods bills each of them
         following = next_boundary(anchor, interval, count, moment)

@@ -7,11 +7,11 @@ import hashlib
 
 from tortoise.transactions import in_transaction
 
-from app.billing import credit_grants
+from app.billing import credit_grants, final_period
 from app.billing.errors import BillingError
 from app.billing.invoicing import create_invoice, current_lines, pending_items
 from app.billing.periods import next_boundary
-from app.billing.subscriptions import LIVE, live_items, metered_lines, period_lines, update_subscription
+from app.billing.subscriptions import LIVE, live_items, metered_lines, update_subscription
 from app.clock import now_for
 from app.ids import new_id
 from app.models.customers import Customer
@@ -69,7 +69,8 @@ async def _finish(invoice: Invoice, lines: list[InvoiceLineItem]) -> tuple[Invoi
 
 
 async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem]]:
-    """The invoice the subscription's next renewal would create, unsaved."""
+    """The invoice the subscription's next renewal would create, unsaved (its final period cut short
+    by cancel_at, as the renewal bills it)."""
     if not renews(sub):
         raise _none("subscription")
     customer = await Customer.get(id=sub.customer_id)
@@ -77,7 +78,7 @@ async def next_invoice(sub: Subscription) -> tuple[Invoice, list[InvoiceLineItem
     anchor = sub.trial_end if sub.status == "trialing" and sub.trial_end == start else sub.billing_cycle_anchor
     end = next_boundary(anchor, sub.interval, sub.interval_count, start)
     items = await live_items(sub)
-    specs = [*await period_lines(sub, items, start, end),
+    specs = [*await final_period.lines(sub, items, start, end),
              *await metered_lines(sub, items, sub.current_period_start, start)]
     invoice, lines = await create_invoice(
         customer, now=start, billing_reason="upcoming", specs=specs, currency=sub.currency,
