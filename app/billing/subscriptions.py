@@ -259,6 +259,9 @@ async def create_subscription(*, customer: str, items: list[dict], now: datetime
         past += await period_lines(sub, sub_items, moment, following)
         moment = following
     specs = [*past, *specs]
+    if not trial and proration_behavior != "none":  # a cancel_at inside the first period credits the rest of it
+        await _pending_proration_items(sub, await _cancel_at_prorations(sub, sub_items, None, sub.current_period_end,
+                                                                        now), now)
     behavior = payment_behavior or "allow_incomplete"
     invoice = await invoice_now(sub, owner, now, billing_reason="subscription_create", specs=specs,
                                 period_start=min(start, sub.current_period_start), period_end=sub.current_period_end,
@@ -323,13 +326,15 @@ async def _item_changes(sub: Subscription, changes: list[dict], current: list[Su
 async def _prorations(sub: Subscription, at: datetime, before: dict, remaining: list[SubscriptionItem], *,
                       restart: bool) -> list[LineSpec]:
     """Credit the unused time of each item that changed or went (at its old price and quantity) and
-    charge the rest of the period for what replaced it. On a restart (a new period or a new trial)
-    every item's unused time is credited and nothing is charged: the new period is billed whole."""
-    start, end = sub.current_period_start, sub.current_period_end
+    charge the rest of the period (up to cancel_at, if sooner) for what replaced it. On a restart (a new
+    period or a new trial) every item's unused time is credited and nothing is charged: the new period
+    is billed whole."""
+    start, end = sub.current_period_start, uncut_end(sub)
+    until = _stop(sub.cancel_at, end)
 
     async def line(price: Price, quantity: int | None, item_id: str, credit: bool) -> LineSpec | None:
         return await proration_line(price=price, quantity=quantity, start=start, end=end, at=at, credit=credit,
-                                    subscription_id=sub.id, subscription_item_id=item_id)
+                                    subscription_id=sub.id, subscription_item_id=item_id, until=until)
 
     kept = {item.id: item for item in remaining}
     lines = []
@@ -361,19 +366,50 @@ async def _pending_proration_items(sub: Subscription, specs: list[LineSpec], at:
         await events.record("invoiceitem.created", item, created=at)
 
 
-async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: datetime) -> list[LineSpec]:
-    """Unused time of every item from `at` to the period's end (cancellations), net of the discount."""
+def uncut_end(sub: Subscription) -> datetime:
+    """The current period's end had cancel_at not cut it short (final_period): its next boundary."""
+    if sub.cancel_at is None or sub.cancel_at != sub.current_period_end or sub.status == "trialing":
+        return sub.current_period_end
+    return max(sub.current_period_end, next_boundary(sub.billing_cycle_anchor, sub.interval, sub.interval_count,
+                                                     sub.current_period_start))
+
+
+def _stop(cancel_at: datetime | None, end: datetime) -> datetime:
+    """Where the current period (to `end`, uncut) stops being used: cancel_at, if sooner."""
+    return end if cancel_at is None else min(cancel_at, end)
+
+
+async def _span(sub: Subscription, items: list[SubscriptionItem], start: datetime, until: datetime, end: datetime,
+                at: datetime, *, credit: bool) -> list[LineSpec]:
+    """Every item's time [start, until) of the current period (to `end`, uncut), credited or charged, net
+    of the discount in effect at `at`."""
     lines, priced = [], []
     for item in items:
         price = await Price.get(id=item.price_id)
         priced.append((price, item.quantity))
         line = await proration_line(price=price, quantity=item.quantity, start=sub.current_period_start,
-                                    end=sub.current_period_end, at=at, credit=True, subscription_id=sub.id,
+                                    end=end, at=start, until=until, credit=credit, subscription_id=sub.id,
                                     subscription_item_id=item.id)
         lines += [line] if line else []
     whole = proration_discounts.whole_period(priced)
     await proration_discounts.apply(sub, lines, at, credited=whole, charged=whole)
     return lines
+
+
+async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: datetime) -> list[LineSpec]:
+    """Unused time of every item from `at` to the period's end or cancel_at (cancellations)."""
+    end = uncut_end(sub)
+    return await _span(sub, items, at, _stop(sub.cancel_at, end), end, at, credit=True)
+
+
+async def _cancel_at_prorations(sub: Subscription, items: list[SubscriptionItem], old: datetime | None,
+                                end: datetime, at: datetime) -> list[LineSpec]:
+    """A cancel_at moved from `old` (None: unset) changes where the current period, to `end` uncut, stops
+    being used: the time given up is credited, the time added back charged."""
+    before, after = _stop(old, end), _stop(sub.cancel_at, end)
+    if before == after:
+        return []
+    return await _span(sub, items, min(before, after), max(before, after), end, at, credit=after < before)
 
 
 async def _reset_anchor(sub: Subscription, customer: Customer, items: list[SubscriptionItem], at: datetime,
@@ -408,6 +444,7 @@ async def update_subscription(id: str, changes: dict, now: datetime | None = Non
                       "prorationDate")
     customer = await Customer.get(id=sub.customer_id)
     before = await _snapshot(sub)
+    cancel_at, end = sub.cancel_at, uncut_end(sub)
     at = (changes.get("proration_date") or now).replace(microsecond=0)
     if not sub.current_period_start <= at <= sub.current_period_end:
         raise invalid("prorationDate must fall within the current period.", "prorationDate")
@@ -449,12 +486,17 @@ async def update_subscription(id: str, changes: dict, now: datetime | None = Non
         await item.save(force_create=True)
     sub.interval, sub.interval_count = interval, count
     await _apply_simple_fields(sub, changes, now)
+    moved = sub.cancel_at != cancel_at
+    if moved:
+        sub.current_period_end = end  # a period the old cancel_at cut short runs to its boundary again
     if "coupon" in changes:
         if changes["coupon"] is None:
             await end_subscription_discount(sub, now)
         else:
             await apply_subscription_coupon(sub, changes["coupon"], now)
     trial_ended = _apply_trial_change(sub, changes, now)
+    if moved and not (trialing or new_trial or trial_ended or restart or behavior == "none"):
+        credits += await _cancel_at_prorations(sub, remaining, cancel_at, end, at)
     if trial_ended or restart:
         await _reset_anchor(sub, customer, remaining, now, credits, preview=preview)
     elif credits:
@@ -541,7 +583,8 @@ async def _stop_retries(sub: Subscription, now: datetime) -> None:
 async def cancel(sub: Subscription, now: datetime, *, invoice_now_: bool = False, prorate: bool = False,
                  bill_usage: bool = False) -> None:
     """End the subscription at `now`; optionally credit unused time and invoice what is pending.
-    invoice_now (and `bill_usage`, for cancellations the cycle runs) also bills the metered usage to date."""
+    invoice_now (and `bill_usage`, for cancellations the cycle runs) also bills the metered usage to date;
+    `bill_usage` also invoices the subscription's own pending items (a cancel_at's credit)."""
     if sub.status in ("canceled", "incomplete_expired"):
         raise invalid(f"This subscription is already {sub.status}.", "id")
     customer = await Customer.get(id=sub.customer_id)
@@ -556,7 +599,8 @@ async def cancel(sub: Subscription, now: datetime, *, invoice_now_: bool = False
         usage = await metered_lines(sub, await live_items(sub), sub.current_period_start, through)
         for line in usage:
             line.period_end = now
-    if usage or (invoice_now_ and await pending_items(customer.id, subscription_id=sub.id)):
+    pending = await pending_items(customer.id, subscription_id=sub.id) if invoice_now_ or bill_usage else []
+    if usage or any(invoice_now_ or item.subscription_id == sub.id for item in pending):
         await invoice_now(sub, customer, now, billing_reason="subscription_update", specs=usage,
                           period_start=sub.current_period_start, period_end=now)
     for invoice in await Invoice.filter(subscription_id=sub.id, status="draft", deleted=False):
