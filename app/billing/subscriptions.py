@@ -260,8 +260,9 @@ async def create_subscription(*, customer: str, items: list[dict], now: datetime
         moment = following
     specs = [*past, *specs]
     if not trial and proration_behavior != "none":  # a cancel_at inside the first period credits the rest of it
-        await _pending_proration_items(sub, await _cancel_at_prorations(sub, sub_items, None, sub.current_period_end,
-                                                                        now), now)
+        credits = await _cancel_at_prorations(sub, sub_items, None, sub.current_period_end, now, whole=partial and (
+            interval_length(interval, count, sub.current_period_end)))
+        await _pending_proration_items(sub, credits, now)
     behavior = payment_behavior or "allow_incomplete"
     invoice = await invoice_now(sub, owner, now, billing_reason="subscription_create", specs=specs,
                                 period_start=min(start, sub.current_period_start), period_end=sub.current_period_end,
@@ -380,19 +381,20 @@ def _stop(cancel_at: datetime | None, end: datetime) -> datetime:
 
 
 async def _span(sub: Subscription, items: list[SubscriptionItem], start: datetime, until: datetime, end: datetime,
-                at: datetime, *, credit: bool) -> list[LineSpec]:
+                at: datetime, *, credit: bool, whole: timedelta | None = None) -> list[LineSpec]:
     """Every item's time [start, until) of the current period (to `end`, uncut), credited or charged, net
-    of the discount in effect at `at`."""
+    of the discount in effect at `at`; priced against the interval's length `whole` when the period was
+    billed so (a first period shorter than its interval)."""
+    basis = end - whole if whole else sub.current_period_start
     lines, priced = [], []
     for item in items:
         price = await Price.get(id=item.price_id)
         priced.append((price, item.quantity))
-        line = await proration_line(price=price, quantity=item.quantity, start=sub.current_period_start,
-                                    end=end, at=start, until=until, credit=credit, subscription_id=sub.id,
-                                    subscription_item_id=item.id)
+        line = await proration_line(price=price, quantity=item.quantity, start=basis, end=end, at=start, until=until,
+                                    credit=credit, subscription_id=sub.id, subscription_item_id=item.id)
         lines += [line] if line else []
-    whole = proration_discounts.whole_period(priced)
-    await proration_discounts.apply(sub, lines, at, credited=whole, charged=whole)
+    amounts = proration_discounts.whole_period(priced)
+    await proration_discounts.apply(sub, lines, at, credited=amounts, charged=amounts)
     return lines
 
 
@@ -403,13 +405,14 @@ async def _credit_unused(sub: Subscription, items: list[SubscriptionItem], at: d
 
 
 async def _cancel_at_prorations(sub: Subscription, items: list[SubscriptionItem], old: datetime | None,
-                                end: datetime, at: datetime) -> list[LineSpec]:
+                                end: datetime, at: datetime, *, whole: timedelta | None = None) -> list[LineSpec]:
     """A cancel_at moved from `old` (None: unset) changes where the current period, to `end` uncut, stops
     being used: the time given up is credited, the time added back charged."""
     before, after = _stop(old, end), _stop(sub.cancel_at, end)
     if before == after:
         return []
-    return await _span(sub, items, min(before, after), max(before, after), end, at, credit=after < before)
+    return await _span(sub, items, min(before, after), max(before, after), end, at, credit=after < before,
+                       whole=whole)
 
 
 async def _reset_anchor(sub: Subscription, customer: Customer, items: list[SubscriptionItem], at: datetime,

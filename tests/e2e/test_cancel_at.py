@@ -161,3 +161,13 @@ async def test_created_with_cancel_at_in_its_first_period_credits_it_on_the_firs
     assert (await api.ok(FIELD, {"id": sub["id"]}))["subscription"]["upcomingInvoice"] is None
     _, customer, sub = await monthly(api, cancelAt=(FEB_28 - WEEK).isoformat(), prorationBehavior="NONE")
     assert sub["latestInvoice"]["total"] == 2000
+
+
+async def test_a_short_first_period_is_credited_as_it_was_billed(api):
+    anchor, cancel_at = datetime(2026, 2, 10, 12, tzinfo=UTC), datetime(2026, 2, 5, 12, tzinfo=UTC)
+    whole = anchor - datetime(2026, 1, 10, 12, tzinfo=UTC)  # the interval ending at the anchor: 31 days
+    _, _, sub = await monthly(api, billingCycleAnchor=anchor.isoformat(), cancelAt=cancel_at.isoformat())
+    charge = prorated(2000, anchor - whole, anchor - whole + (anchor - START), anchor)  # 10 days: 645
+    credit = prorated(2000, anchor - whole, anchor - whole + (anchor - cancel_at), anchor)  # 5 days: 323
+    assert sorted(n["amount"] for n in sub["latestInvoice"]["lines"]["nodes"]) == [-credit, charge]
+    assert sub["latestInvoice"]["total"] == charge - credit == 322
