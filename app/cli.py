@@ -86,11 +86,23 @@ def cmd_dev(args) -> None:
                   f"  In GraphiQL's Headers tab: {{\"Authorization\": \"Bearer {secret}\"}}\n")
         _serve(settings, redis_url, args.host, args.port, banner)
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=15)
-        if embedded:
-            embedded.stop()
+        try:
+            if worker is not None:
+                _stop(worker)
+        finally:
+            if embedded:
+                embedded.stop()
+
+
+def _stop(process: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM (arq finishes or cancels its jobs), then SIGKILL after `grace` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _require_redis(settings: config.Settings) -> str:

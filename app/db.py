@@ -4,6 +4,7 @@ import os
 import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate as migrate_api
 
 from app.config import load
@@ -57,20 +58,31 @@ def _ensure_sqlite_dir(db_url: str) -> None:
             os.makedirs(directory, exist_ok=True)
 
 
-async def init(db_url: str) -> None:
-    """Connect. Run in the task that serves (aiohttp cleanup_ctx, arq on_startup)."""
+async def init(db_url: str) -> TortoiseContext:
+    """Connect. Run in the task that serves (aiohttp cleanup_ctx, arq on_startup): Tortoise's context lives in
+    that task's contextvars and the tasks it starts."""
     _ensure_sqlite_dir(db_url)
-    await Tortoise.init(config=tortoise_config(db_url))
+    return await Tortoise.init(config=tortoise_config(db_url))
 
 
-async def close() -> None:
-    await Tortoise.close_connections()
+async def close(context: TortoiseContext | None = None) -> None:
+    """Close the connections of `context` (what `init` returned), by default the current task's. A shutdown hook
+    running in another task (arq's on_shutdown) must pass it: an SQLite connection left open keeps its thread,
+    and the process, alive."""
+    if context is None:
+        await Tortoise.close_connections()
+    else:
+        await context.close_connections()
 
 
 async def migrate(db_url: str) -> None:
-    """Apply every pending migration. Production never generates schemas."""
+    """Apply every pending migration. Production never generates schemas. Closes the connections it opened:
+    an open SQLite connection's thread keeps the process from exiting."""
     _ensure_sqlite_dir(db_url)
-    await migrate_api(config=tortoise_config(db_url))
+    try:
+        await migrate_api(config=tortoise_config(db_url))
+    finally:
+        await Tortoise.close_connections()
 
 
 async def ping() -> None:

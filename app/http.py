@@ -187,8 +187,7 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
     app[SETTINGS] = settings
 
     async def resources(app: web.Application):
-        if manage_db:
-            await db.init(settings.db_url)
+        tortoise = await db.init(settings.db_url) if manage_db else None
         app[REDIS] = connect(redis_url)
         app[QUEUE] = ArqRedis.from_url(redis_url)  # connects on first use: the API starts while Redis is down
         if settings.secret_key:
@@ -203,8 +202,8 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
         await asyncio.gather(follower, return_exceptions=True)
         await app[QUEUE].aclose()
         await app[REDIS].aclose()
-        if manage_db:
-            await db.close()
+        if tortoise is not None:
+            await db.close(tortoise)
 
     app.cleanup_ctx.append(resources)
     view = BillingGraphQLView(schema=schema, connection_init_wait_timeout=websockets.INIT_TIMEOUT)

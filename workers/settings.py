@@ -15,7 +15,7 @@ from workers import billing, maintenance, usage, webhooks
 async def startup(ctx: dict) -> None:
     settings = load()
     setup_logging(settings.log_level)
-    await db.init(settings.db_url)
+    ctx["db"] = await db.init(settings.db_url)
     await usage.start_drain(ctx)
     await webhooks.startup(ctx)
     ctx["settings"] = settings
@@ -30,7 +30,7 @@ async def shutdown(ctx: dict) -> None:
             await loop
     await webhooks.shutdown(ctx)
     await usage.stop_drain(ctx)
-    await db.close()
+    await db.close(ctx.pop("db", None))
 
 
 class WorkerSettings:
