@@ -12,6 +12,7 @@ from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
 
 from app import db, graphiql, keys, metrics, outbox, websockets
+from app.billing import meter_drain
 from app.billing.customer_sessions import is_session_secret
 from app.clock import utcnow
 from app.config import Settings
@@ -35,6 +36,7 @@ QUEUE = web.AppKey("queue", ArqRedis)
 SETTINGS = web.AppKey("settings", Settings)
 READ_CACHE = web.AppKey("read_cache", ReadCache)
 BUS = web.AppKey("bus", LiveBus)
+METER_CONSUMER = web.AppKey("meter_consumer", str)
 
 
 def error_body(message: str, *, type: str, code: str, param: str | None = None, **extra) -> dict:
@@ -60,6 +62,7 @@ class BillingGraphQLView(GraphQLView):
             dispatch=dispatch, enqueue=request.app[QUEUE].enqueue_job, read_cache=cache, redis=redis,
             meter_dedup_seconds=request.app[SETTINGS].meter_dedup_seconds,
             webhooks=request.app[SETTINGS].webhook, bus=request.app[BUS],
+            meter_consumer=request.app[METER_CONSUMER],
         )
         if isinstance(response, web.WebSocketResponse):
             context.websocket = response
@@ -185,6 +188,7 @@ def create_app(settings: Settings, redis_url: str, *, manage_db: bool = True) ->
                      idempotency_middleware(settings.idempotency_ttl_seconds)],
     )
     app[SETTINGS] = settings
+    app[METER_CONSUMER] = meter_drain.consumer_name()
 
     async def resources(app: web.Application):
         tortoise = await db.init(settings.db_url) if manage_db else None

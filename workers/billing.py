@@ -24,7 +24,7 @@ def _dispatcher(ctx: dict):
 async def run_due_billing(ctx: dict) -> int:
     """Every step due by now for objects on real time (not on a test clock), after storing accepted
     usage, in chunks of BILLING_CYCLE_CHUNK that other workers running it at the same time skip (SKIP LOCKED)."""
-    await usage.flush(ctx["redis"])
+    await usage.flush(ctx)
     settings = ctx.get("settings")
     chunk = settings.cycle_chunk if settings else cycle.CHUNK
     return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS, chunk=chunk)
@@ -51,7 +51,7 @@ async def advance_test_clock(ctx: dict, clock_id: str) -> int:
     if clock is None or clock.status != "advancing":
         return 0
     dispatch = _dispatcher(ctx)
-    await usage.flush(ctx["redis"])  # every meter event accepted before the advance counts in its invoices
+    await usage.flush(ctx)  # every meter event accepted before the advance counts in its invoices
     settings = ctx.get("settings")
     try:
         ran = await cycle.run_until(clock.id, clock.advance_to, dispatch,

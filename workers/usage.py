@@ -1,54 +1,44 @@
-"""Draining meter events from the Redis stream into the database, and the flush before billing.
-
-Each `billing worker` runs a drain task (started in on_startup) under its own consumer name: it claims
-entries a dead consumer left unacked for 30 s, else reads new ones, stores them in one transaction
-(app/billing/usage.store), then acks and deletes them, then fires the billing alerts the new usage
-reaches and completes pending adjustments. `flush` drains everything accepted so far, and runs
-before billing, so an invoice counts every event accepted before its period end was processed.
-"""
+"""The worker's meter event drain: a task (started in on_startup) that moves accepted events from the
+Redis stream into the database, batch after batch, under the worker's consumer name (app/billing/meter_drain)."""
 import asyncio
 import logging
-import os
-import secrets
-import socket
 
 from redis.asyncio import Redis
 
 from app import outbox
-from app.billing import alerts, meter_stream, usage
+from app.billing import meter_drain, meter_stream
 from app.config import load
 
 log = logging.getLogger("workers.usage")
 BLOCK_MS = 1000
-FLUSH_TIMEOUT = 120.0
+CONSUMER = "meter_consumer"
 
 
-def consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+def dispatcher(redis: Redis):
+    return lambda events: outbox.dispatch(redis, events)
 
 
-async def drain_once(redis: Redis, consumer: str, *, count: int = 10, block_ms: int | None = None,
-                     claim_idle_ms: int = meter_stream.CLAIM_IDLE_MS) -> int:
-    """Store one batch of entries (claimed from a dead consumer, or new); returns how many entries."""
-    entries = await meter_stream.claim(redis, consumer, count, claim_idle_ms)
-    if not entries:
-        entries = await meter_stream.read(redis, consumer, count, block_ms)
-    if entries:
-        pairs = await usage.store(entries)
-        await meter_stream.ack(redis, entries)
-        await alerts.check(pairs, lambda events: outbox.dispatch(redis, events))
-    await usage.complete_pending_adjustments()
-    return len(entries)
+def consumer(ctx: dict) -> str:
+    """The worker's consumer name (a burst worker without `start_drain` gets one on first use)."""
+    if CONSUMER not in ctx:
+        ctx[CONSUMER] = meter_drain.consumer_name()
+    return ctx[CONSUMER]
+
+
+async def flush(ctx: dict) -> None:
+    """Store every event accepted so far, before billing."""
+    await meter_drain.flush(ctx["redis"], consumer(ctx), dispatcher(ctx["redis"]))
 
 
 async def drain_forever(redis: Redis, consumer: str) -> None:
     await meter_stream.ensure_group(redis)
     settings = load()
     claim_idle_ms = int(settings.meter_claim_idle_seconds * 1000)
+    dispatch = dispatcher(redis)
     while True:
         try:
-            await drain_once(redis, consumer, count=settings.meter_drain_entries, block_ms=BLOCK_MS,
-                             claim_idle_ms=claim_idle_ms)
+            await meter_drain.drain_once(redis, consumer, dispatch, count=settings.meter_drain_entries,
+                                         block_ms=BLOCK_MS, claim_idle_ms=claim_idle_ms)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -56,21 +46,8 @@ async def drain_forever(redis: Redis, consumer: str) -> None:
             await asyncio.sleep(1)
 
 
-async def flush(redis: Redis, consumer: str | None = None, within: float = FLUSH_TIMEOUT) -> None:
-    """Store every event accepted before the call: drain new entries, and wait for (or, once idle for 30 s,
-    claim) those other consumers hold."""
-    consumer = consumer or consumer_name()
-    await meter_stream.ensure_group(redis)
-    upto = await meter_stream.last_id(redis)
-    async with asyncio.timeout(within):
-        while upto is not None and await meter_stream.backlog(redis, upto):
-            if not await drain_once(redis, consumer):
-                await asyncio.sleep(0.05)
-    await usage.complete_pending_adjustments()
-
-
 async def start_drain(ctx: dict) -> None:
-    ctx["meter_drain"] = asyncio.create_task(drain_forever(ctx["redis"], consumer_name()))
+    ctx["meter_drain"] = asyncio.create_task(drain_forever(ctx["redis"], consumer(ctx)))
 
 
 async def stop_drain(ctx: dict) -> None:

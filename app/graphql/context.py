@@ -24,6 +24,7 @@ class Context:
     loaders: Loaders = field(default_factory=Loaders)
     read_cache: ReadCache | None = None
     redis: object = None
+    meter_consumer: str = ""  # the process's name in the meter stream's consumer group
     meter_dedup_seconds: int = 600
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     bus: LiveBus | None = None

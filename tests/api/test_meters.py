@@ -81,7 +81,7 @@ async def test_events_batch_summaries_and_deactivation(api, redis):
     assert single["createMeterEvent"]["payload"] == {"stripe_customer_id": cus, "value": "10"}
     error = await api.error(EVENT, {"input": event(cus, "10", start, "e9")})
     assert error["extensions"]["code"] == "resource_already_exists"
-    await flush(redis)
+    await flush({"redis": redis})
     variables = {"m": m["id"], "c": cus, "s": start.isoformat(), "e": now.isoformat()}
     whole = (await api.ok(SUMMARIES, variables))["meterEventSummaries"]
     assert [(s["aggregatedValue"], s["meter"]["id"], s["customer"]["id"]) for s in whole] == [("13.25", m["id"], cus)]
@@ -108,7 +108,7 @@ async def test_batch_limit_and_adjustment(api, redis):
               "cancelIdentifier: $id}) { id eventName cancelIdentifier status } }")
     pending = (await api.ok(adjust, {"id": "i7"}))["createMeterEventAdjustment"]
     assert pending["status"] == "PENDING" and pending["cancelIdentifier"] == "i7"
-    await flush(redis)
+    await flush({"redis": redis})
     done = (await api.ok(adjust, {"id": "i8"}))["createMeterEventAdjustment"]
     assert done["status"] == "COMPLETE"
     variables = {"m": (await api.ok("{ meters { nodes { id } } }"))["meters"]["nodes"][0]["id"], "c": cus,
@@ -144,11 +144,11 @@ async def test_billing_alert_fires_once_per_customer(api, redis):
     gone = await api.ok("mutation($id: ID!) { archiveBillingAlert(id: $id) { status } }", {"id": archived["id"]})
     assert gone["archiveBillingAlert"]["status"] == "ARCHIVED"
     await api.ok(EVENTS, {"events": [event(first, "6"), event(second, "6")]})
-    await flush(redis)
+    await flush({"redis": redis})
     await api.ok(EVENTS, {"events": [event(first, "6"), event(second, "6")]})
-    await flush(redis)
+    await flush({"redis": redis})
     await api.ok(EVENTS, {"events": [event(first, "6"), event(second, "6")]})
-    await flush(redis)
+    await flush({"redis": redis})
     data = await api.ok('{ events(type: "billing.alert.triggered") { nodes { data } } }')
     fired = sorted((n["data"]["object"]["alert"]["id"], n["data"]["object"]["customer"], n["data"]["object"]["value"])
                    for n in data["events"]["nodes"])

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.billing import customers, meter_stream, meters, usage
+from app.billing import customers, meter_drain, meter_stream, meters, usage
 from app.billing.errors import BillingError
 from app.billing.events import atomic
 from app.models.meters import MeterEvent, MeterEventAdjustment
@@ -53,7 +53,7 @@ async def test_sum_count_last_are_exact_for_any_bounds(db, redis):
             result = await _send(redis, chunk)
             assert (result.accepted, result.duplicates, result.errors) == (150, 0, [])
         events[formula] = (meter, customer, sent)
-    await flush(redis)
+    await flush({"redis": redis})
     assert await MeterEvent.all().count() == 1800
     for formula, (meter, customer, sent) in events.items():
         for _ in range(40):
@@ -76,7 +76,7 @@ async def test_boundaries_start_inclusive_end_exclusive(db, redis):
     end = start + timedelta(hours=1)
     await _send(redis, [_event(customer, "1", start - timedelta(seconds=1)), _event(customer, "10", start),
                         _event(customer, "100", end - timedelta(seconds=1)), _event(customer, "1000", end)])
-    await flush(redis)
+    await flush({"redis": redis})
     assert await usage.usage(meter, customer, start, end) == 110
     assert await usage.usage(meter, customer, start + timedelta(seconds=1), end) == 100
     assert await usage.usage(meter, customer, start - timedelta(seconds=1), end + timedelta(seconds=1)) == 1111
@@ -100,7 +100,7 @@ async def test_values_decimals_and_refusals_per_event(db, redis):
     assert [(i, code) for i, code, _ in result.errors] == [
         (1, "parameter_missing"), (2, "parameter_invalid"), (3, "parameter_invalid"), (4, "resource_missing"),
         (5, "parameter_missing"), (6, "resource_missing"), (7, "parameter_invalid")]
-    await flush(redis)
+    await flush({"redis": redis})
     assert await usage.usage(meter, customer, NOW - timedelta(days=30), NOW + timedelta(days=30)) == Decimal("5.5")
 
 
@@ -112,7 +112,7 @@ async def test_count_needs_no_value_and_custom_payload_keys(db, redis):
                                  {"event_name": "calls_count", "payload": {"account": customer, "tokens": "7"}},
                                  {"event_name": "calls_count", "payload": {"stripe_customer_id": customer}}])
     assert result.accepted == 2 and [e[:2] for e in result.errors] == [(2, "parameter_missing")]
-    await flush(redis)
+    await flush({"redis": redis})
     assert await usage.usage(meter, customer, NOW - timedelta(days=3), NOW + timedelta(days=3)) == 2
 
 
@@ -136,12 +136,12 @@ async def test_duplicates_within_and_across_batches_are_stored_once(db, redis):
     assert (first.accepted, first.duplicates, first.duplicate_indexes) == (2, 1, [1])
     again = await _send(redis, [_event(customer, "8", NOW, "b"), _event(customer, "16", NOW, "c")])
     assert (again.accepted, again.duplicates) == (1, 1)
-    await flush(redis)
+    await flush({"redis": redis})
     # Past the synchronous window (its key gone), the database still refuses the repeat.
     await redis.delete(meter_stream.dedup_key("a"))
     late = await _send(redis, [_event(customer, "32", NOW, "a")])
     assert late.accepted == 1
-    await flush(redis)
+    await flush({"redis": redis})
     assert await MeterEvent.all().count() == 3
     assert await usage.usage(meter, customer, NOW, NOW + timedelta(minutes=1)) == 1 + 4 + 16
 
@@ -172,7 +172,7 @@ async def test_adjustment_cancels_a_stored_event_and_one_not_yet_drained(db, red
     t = NOW.replace(minute=10)
     await _send(redis, [_event(customer, "5", t, "early", event_name="calls_last"),
                         _event(customer, "9", t + timedelta(seconds=20), "late", event_name="calls_last")])
-    await flush(redis)
+    await flush({"redis": redis})
     async with atomic():
         done = await usage.create_adjustment(redis, event_name="calls_last", cancel_identifier="late")
     assert done.status == "complete"
@@ -183,7 +183,7 @@ async def test_adjustment_cancels_a_stored_event_and_one_not_yet_drained(db, red
     async with atomic():
         pending = await usage.create_adjustment(redis, event_name="calls_last", cancel_identifier="queued")
     assert pending.status == "pending"
-    await flush(redis)
+    await flush({"redis": redis})
     assert (await MeterEventAdjustment.get(id=pending.id)).status == "complete"
     assert await usage.usage(meter, customer, t, t + timedelta(minutes=5)) == 5
 
@@ -195,7 +195,7 @@ async def test_adjustment_cancels_a_stored_event_and_one_not_yet_drained(db, red
 async def test_adjustment_only_within_24_hours(db, redis):
     _, customer = await _setup()
     await _send(redis, [_event(customer, "5", NOW, "old")])
-    await flush(redis)
+    await flush({"redis": redis})
     await MeterEvent.filter(identifier="old").update(created=datetime.now(UTC) - timedelta(hours=25))
     with pytest.raises(BillingError) as error:
         await usage.create_adjustment(redis, event_name="calls_sum", cancel_identifier="old")
@@ -208,7 +208,7 @@ async def test_summaries_by_hour_and_day_with_last_per_window(db, redis):
     points = [(day + timedelta(hours=1, minutes=5), "1"), (day + timedelta(hours=1, minutes=50), "2"),
               (day + timedelta(hours=3), "3"), (day + timedelta(days=1, hours=2), "4")]
     await _send(redis, [_event(customer, v, at, event_name="calls_last") for at, v in points])
-    await flush(redis)
+    await flush({"redis": redis})
     hourly = await usage.summaries(meter.id, customer, day, day + timedelta(days=2), "hour")
     assert [(s.start, s.end, s.value) for s in hourly] == [
         (day + timedelta(hours=1), day + timedelta(hours=2), 2),
@@ -222,3 +222,24 @@ async def test_summaries_by_hour_and_day_with_last_per_window(db, redis):
     with pytest.raises(BillingError) as error:
         await usage.summaries(meter.id, customer, day + timedelta(seconds=30), day + timedelta(hours=1))
     assert error.value.param == "startTime"
+
+
+async def test_a_flush_that_cannot_finish_in_time_is_a_retryable_error(db, redis):
+    """Entries a live consumer holds are not claimed before they are idle 30 s: a flush bounded below that
+    refuses to go on as if they were stored."""
+    async def dispatch(events):
+        raise AssertionError("no alert to fire")
+
+    meter, customer = await _setup()
+    await _send(redis, [_event(customer, "2", NOW)])
+    await meter_stream.ensure_group(redis)
+    held = await meter_stream.read(redis, "busy-worker", 10)
+    assert len(held) == 1
+    with pytest.raises(BillingError) as refused:
+        await meter_drain.flush(redis, "api", dispatch, within=0.3)
+    assert (refused.value.type, refused.value.code) == ("api_error", "usage_not_stored")
+    assert await MeterEvent.all().count() == 0
+    await usage.store(held)
+    await meter_stream.ack(redis, held)
+    await meter_drain.flush(redis, "api", dispatch, within=0.3)
+    assert await MeterEvent.all().count() == 1

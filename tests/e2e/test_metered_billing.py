@@ -105,3 +105,30 @@ async def test_tiers_transform_and_decimal_prices_apply_to_the_total(api, run_wo
         cycle = [i for i in data["invoices"]["nodes"] if i["billingReason"] == "SUBSCRIPTION_CYCLE"][0]
         totals[name] = [(n["quantity"], n["amount"]) for n in cycle["lines"]["nodes"]]
     assert totals == {"graduated": [(15, 55)], "packages": [(3, 300)], "fractional": [(4, 1)]}
+
+
+async def test_invoicing_now_through_the_api_bills_usage_not_yet_drained(api, run_worker, redis):
+    """No worker drains between the events and the mutation: the API stores them itself before it invoices."""
+    m = await meter(api)
+    price = await _metered_price(api, m["id"], unitAmount=3)
+    clock = await create_clock(api)
+    customer, other = await create_customer(api, clock), await create_customer(api, clock)
+    reset = await _subscribe(api, customer, price)
+    canceled = await _subscribe(api, other, price)
+    await advance(api, run_worker, clock, START + timedelta(days=3))
+    second = START + timedelta(days=2)
+    sent = await api.ok(EVENTS, {"events": [event(customer, "5", second), event(other, "4", second)]})
+    assert sent["createMeterEvents"]["accepted"] == 2
+
+    await api.ok("mutation($id: ID!) { updateSubscription(id: $id, input: {billingCycleAnchor: NOW, "
+                 "prorationBehavior: NONE}) { id } }", {"id": reset["id"]})
+    update = (await invoices_of(api, reset["id"]))[-1]
+    assert update["billingReason"] == "SUBSCRIPTION_UPDATE"
+    assert _metered(update) == [(5, 15)]
+
+    await api.ok(EVENTS, {"events": [event(other, "3", second + timedelta(minutes=1))]})
+    await api.ok("mutation($id: ID!) { cancelSubscription(id: $id, input: {invoiceNow: true}) { status } }",
+                 {"id": canceled["id"]})
+    final = (await invoices_of(api, canceled["id"]))[-1]
+    assert final["billingReason"] == "SUBSCRIPTION_UPDATE"
+    assert _metered(final) == [(7, 21)]

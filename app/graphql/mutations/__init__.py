@@ -6,9 +6,11 @@ from typing import TypeVar
 from strawberry import UNSET
 from strawberry.types import Info
 
+from app.billing import meter_drain
 from app.billing.events import atomic
 
 T = TypeVar("T")
+USAGE_FLUSH_SECONDS = 10.0  # a worker that died holding entries gives them up after 30 s: the client retries
 
 
 async def run(info: Info, action: Callable[[], Awaitable[T]]) -> T:
@@ -16,6 +18,12 @@ async def run(info: Info, action: Callable[[], Awaitable[T]]) -> T:
         result = await action()
     await info.context.dispatch(uow.events)
     return result
+
+
+async def flush_usage(info: Info) -> None:
+    """Store the meter events accepted so far, before a change that may invoice usage at once."""
+    context = info.context
+    await meter_drain.flush(context.redis, context.meter_consumer, context.dispatch, within=USAGE_FLUSH_SECONDS)
 
 
 def provided(input) -> dict:

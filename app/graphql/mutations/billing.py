@@ -17,7 +17,7 @@ from app.graphql.enums import (
     PendingInvoiceItemsBehavior,
     ProrationBehavior,
 )
-from app.graphql.mutations import plain, run
+from app.graphql.mutations import flush_usage, plain, run
 from app.graphql.scalars import BigInt
 from app.graphql.types.billing import Invoice, InvoiceItem, Subscription
 from app.graphql.types.clocks import TestClock
@@ -195,12 +195,15 @@ class BillingMutations:
 
     @strawberry.mutation
     async def update_subscription(self, info: Info, id: strawberry.ID, input: UpdateSubscriptionInput) -> Subscription:
+        await flush_usage(info)  # an anchor reset or interval change invoices the period's usage at once
         return await run(info, lambda: subscriptions.update_subscription(id, plain(input)))
 
     @strawberry.mutation
     async def cancel_subscription(self, info: Info, id: strawberry.ID,
                                   input: CancelSubscriptionInput | None = None) -> Subscription:
         options = plain(input)
+        if options.get("invoice_now"):
+            await flush_usage(info)
         return await run(info, lambda: subscriptions.cancel_subscription(
             id, invoice_now=bool(options.get("invoice_now")), prorate=bool(options.get("prorate"))))
 
