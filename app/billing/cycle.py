@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
-from app.billing import catalog_reads, events, final_period, writes
+from app.billing import catalog_reads, events, final_period, late_usage, writes
 from app.billing.events import atomic
 from app.billing.invoicing import (
     AUTO_FINALIZE_AFTER,
@@ -337,6 +337,7 @@ async def finalize_drafts(steps: list[Step], skip_locked: bool) -> set[str]:
                 or invoice.automatically_finalizes_at is None or invoice.automatically_finalizes_at > step.at):
             continue
         due.append((invoice, invoice.automatically_finalizes_at))
+    await late_usage.refresh([invoice for invoice, _ in due])
     await finalize_many(due, save=False)  # saved below, or by what comes next
     sub_ids = {invoice.subscription_id for invoice, _ in due if invoice.subscription_id}
     subs = {s.id: s for s in await Subscription.filter(id__in=sub_ids)} if sub_ids else {}

@@ -2,7 +2,7 @@
 transitions (finalize, pay, void, mark uncollectible, delete)."""
 from datetime import datetime
 
-from app.billing import discounts, draft_balance, events, invoicing, validation
+from app.billing import discounts, draft_balance, events, invoicing, late_usage, validation
 from app.billing.errors import BillingError, invalid, missing_param
 from app.billing.invoicing import LineSpec, item_line
 from app.billing.payment_methods import TEST_CARDS, attach
@@ -362,6 +362,7 @@ async def finalize_invoice(id: str, auto_advance: bool | None = None) -> Invoice
     now = await _now(invoice)
     if auto_advance is not None:
         invoice.auto_advance = auto_advance
+    await late_usage.refresh([invoice])
     await invoicing.finalize(invoice, now)
     if invoice.status == "open" and invoice.auto_advance and invoice.collection_method == "charge_automatically":
         invoice.next_payment_attempt = now

@@ -132,3 +132,32 @@ async def test_invoicing_now_through_the_api_bills_usage_not_yet_drained(api, ru
     final = (await invoices_of(api, canceled["id"]))[-1]
     assert final["billingReason"] == "SUBSCRIPTION_UPDATE"
     assert _metered(final) == [(7, 21)]
+
+
+async def test_usage_reported_while_the_renewal_is_a_draft_is_billed_on_it(api, run_worker, redis):
+    """Stripe's finalization grace period: the draft takes the latest usage of its period when it is finalized,
+    by the worker an hour after the period end or through finalizeInvoice."""
+    m = await meter(api)
+    price = await _metered_price(api, m["id"], unitAmount=3)
+    clock = await create_clock(api)
+    auto, manual = await create_customer(api, clock), await create_customer(api, clock)
+    auto_sub, manual_sub = await _subscribe(api, auto, price), await _subscribe(api, manual, price)
+    await api.ok(EVENTS, {"events": [event(auto, "100", START + timedelta(minutes=1)),
+                                     event(manual, "10", START + timedelta(minutes=1))]})
+    await advance(api, run_worker, clock, PERIOD_END + timedelta(minutes=30))
+    [auto_draft] = (await invoices_of(api, auto_sub["id"]))[1:]
+    [manual_draft] = (await invoices_of(api, manual_sub["id"]))[1:]
+    assert (auto_draft["status"], _metered(auto_draft)) == ("DRAFT", [(100, 300)])
+    assert (manual_draft["status"], _metered(manual_draft)) == ("DRAFT", [(10, 30)])
+
+    late = PERIOD_END - timedelta(seconds=10)
+    await api.ok(EVENTS, {"events": [event(auto, "20", late), event(manual, "5", late),
+                                     event(manual, "1", PERIOD_END)]})  # the next period's
+    finalized = await api.ok("mutation($id: ID!) { finalizeInvoice(id: $id) { status total amountDue lines(first: 10) "
+                             "{ nodes { quantity amount } } } }", {"id": manual_draft["id"]})
+    assert _metered(finalized["finalizeInvoice"]) == [(15, 45)]
+    assert finalized["finalizeInvoice"]["total"] == finalized["finalizeInvoice"]["amountDue"] == 45
+
+    await advance(api, run_worker, clock, PERIOD_END + timedelta(hours=2))
+    renewal = (await invoices_of(api, auto_sub["id"]))[1]
+    assert (renewal["status"], _metered(renewal), renewal["amountPaid"]) == ("PAID", [(120, 360)], 360)

@@ -257,6 +257,7 @@ class BillingMutations:
 
     @strawberry.mutation
     async def finalize_invoice(self, info: Info, id: strawberry.ID, auto_advance: bool | None = None) -> Invoice:
+        await flush_usage(info)  # a renewal draft takes the latest usage of its period
         return await run(info, lambda: invoices.finalize_invoice(id, auto_advance))
 
     @strawberry.mutation
