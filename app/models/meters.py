@@ -79,9 +79,26 @@ class BillingAlert(StripeObject):
     meter = fields.ForeignKeyField("models.Meter", related_name="alerts", on_delete=fields.RESTRICT)
     gte = fields.BigIntField()
     customer_id = fields.CharField(max_length=64, null=True)
+    # Usage counts from here on: the acceptance order (meter_stream.Entry.ordinal) of the alert's creation.
+    since_ordinal = fields.BigIntField(default=0)
 
     class Meta:
         table = "billing_alerts"
+
+
+class BillingAlertBaseline(Model):
+    """A customer's SUM and COUNT on the alert's meter when the alert was created: only what is reported
+    after creation counts toward it (a customer without a baseline had none)."""
+
+    id = fields.BigIntField(primary_key=True)
+    alert = fields.ForeignKeyField("models.BillingAlert", related_name="baselines", on_delete=fields.CASCADE)
+    customer_id = fields.CharField(max_length=64)
+    sum = fields.DecimalField(**VALUE)
+    count = fields.BigIntField()
+
+    class Meta:
+        table = "billing_alert_baselines"
+        unique_together = (("alert", "customer_id"),)
 
 
 class BillingAlertTrigger(Model):

@@ -155,3 +155,30 @@ async def test_billing_alert_fires_once_per_customer(api, redis):
     assert fired == sorted([(for_one["id"], second, 6), (for_all["id"], first, 12), (for_all["id"], second, 12)])
     listed = await api.ok("query($c: ID) { billingAlerts(customer: $c) { nodes { id } } }", {"c": second})
     assert listed["billingAlerts"]["nodes"] == [{"id": for_one["id"]}]
+
+
+async def _fired(api) -> list[tuple[str, str, int]]:
+    data = await api.ok('{ events(type: "billing.alert.triggered") { nodes { data } } }')
+    return sorted((n["data"]["object"]["alert"]["id"], n["data"]["object"]["customer"], n["data"]["object"]["value"])
+                  for n in data["events"]["nodes"])
+
+
+async def test_billing_alerts_count_only_usage_reported_after_their_creation(api, redis):
+    """As Stripe documents. The usage accepted before createBillingAlert is not yet stored: the API flushes it
+    into the baseline first."""
+    create = "mutation($input: CreateBillingAlertInput!) { createBillingAlert(input: $input) { id } }"
+    summed, last = await meter(api), await meter(api, "seats", "LAST")
+    heavy, fresh = await customer(api), await customer(api)
+    await api.ok(EVENTS, {"events": [event(heavy, "8"), event(heavy, "10", name="seats")]})
+    await flush({"redis": redis})
+    await api.ok(EVENTS, {"events": [event(heavy, "4")]})  # accepted, still in the stream
+    for_all = (await api.ok(create, {"input": {"title": "Sum", "meter": summed["id"], "gte": 5}}))["createBillingAlert"]
+    seats = (await api.ok(create, {"input": {"title": "Seats", "meter": last["id"], "gte": 5,
+                                             "customer": heavy}}))["createBillingAlert"]
+
+    await api.ok(EVENTS, {"events": [event(heavy, "1"), event(fresh, "5"), event(heavy, "3", name="seats")]})
+    await flush({"redis": redis})
+    assert await _fired(api) == [(for_all["id"], fresh, 5)]  # heavy: 13 in all, 1 since the alert
+    await api.ok(EVENTS, {"events": [event(heavy, "4"), event(heavy, "6", name="seats")]})
+    await flush({"redis": redis})
+    assert await _fired(api) == sorted([(for_all["id"], fresh, 5), (for_all["id"], heavy, 5), (seats["id"], heavy, 6)])

@@ -8,7 +8,7 @@ from strawberry.types import Info
 
 from app.billing import alerts, meters, usage
 from app.graphql.enums import MeterAggregationFormula
-from app.graphql.mutations import plain, provided, run
+from app.graphql.mutations import flush_usage, plain, provided, run
 from app.graphql.scalars import BigInt
 from app.graphql.types.meters import (
     BillingAlert,
@@ -115,6 +115,7 @@ class MeterMutations:
 
     @strawberry.mutation
     async def create_billing_alert(self, info: Info, input: CreateBillingAlertInput) -> BillingAlert:
+        await flush_usage(info)  # usage accepted before the alert is in its baseline, not counted
         return await run(info, lambda: alerts.create_alert(**plain(input)))
 
     @strawberry.mutation(description="An archived alert never fires again.")
