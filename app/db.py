@@ -30,8 +30,13 @@ def normalize_url(url: str) -> str:
 
 def connection_config(db_url: str) -> str | dict:
     """PostgreSQL (asyncpg): a pool of BILLING_DB_POOL_SIZE connections (unless the URL sets maxsize)
-    without the reset on release. Other databases: the URL as it is."""
+    without the reset on release. SQLite: transactions that lock for writing at BEGIN (app/sqlite_backend).
+    Other databases: the URL as it is."""
     url = normalize_url(db_url)
+    if url.startswith("sqlite://"):
+        config = expand_db_url(url)
+        config["engine"] = "app.sqlite_backend"
+        return config
     if not url.startswith("postgres://"):
         return url
     config = expand_db_url(url)
