@@ -49,6 +49,11 @@ async def dispatch(redis, events: list[Event], queue=None) -> None:
     await enqueue_deliveries(queue or redis, await webhooks.plan_deliveries(events))
 
 
+def dispatcher(redis):
+    """`dispatch` bound to a worker's Redis (which is also its arq queue), for app/billing's callbacks."""
+    return lambda events: dispatch(redis, events)
+
+
 async def sweep(redis, limit: int = 500) -> int:
     """Dispatch events left undispatched for a while (their API process died after commit). Their age is
     read from `created`, or from their ids, which sort by real creation time: `created` is a test clock's

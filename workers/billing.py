@@ -17,17 +17,14 @@ CYCLE_SECONDS = 50
 CYCLE_EVERY = 60
 
 
-def _dispatcher(ctx: dict):
-    return lambda events: outbox.dispatch(ctx["redis"], events)
-
-
 async def run_due_billing(ctx: dict) -> int:
     """Every step due by now for objects on real time (not on a test clock), after storing accepted
     usage, in chunks of BILLING_CYCLE_CHUNK that other workers running it at the same time skip (SKIP LOCKED)."""
     await usage.flush(ctx)
     settings = ctx.get("settings")
     chunk = settings.cycle_chunk if settings else cycle.CHUNK
-    return await cycle.run_until(None, utcnow(), _dispatcher(ctx), max_seconds=CYCLE_SECONDS, chunk=chunk)
+    return await cycle.run_until(None, utcnow(), outbox.dispatcher(ctx["redis"]), max_seconds=CYCLE_SECONDS,
+                                 chunk=chunk)
 
 
 async def cycle_loop(ctx: dict) -> None:
@@ -50,7 +47,7 @@ async def advance_test_clock(ctx: dict, clock_id: str) -> int:
     clock = await TestClock.get_or_none(id=clock_id)
     if clock is None or clock.status != "advancing":
         return 0
-    dispatch = _dispatcher(ctx)
+    dispatch = outbox.dispatcher(ctx["redis"])
     await usage.flush(ctx)  # every meter event accepted before the advance counts in its invoices
     settings = ctx.get("settings")
     try:

@@ -14,10 +14,6 @@ BLOCK_MS = 1000
 CONSUMER = "meter_consumer"
 
 
-def dispatcher(redis: Redis):
-    return lambda events: outbox.dispatch(redis, events)
-
-
 def consumer(ctx: dict) -> str:
     """The worker's consumer name (a burst worker without `start_drain` gets one on first use)."""
     if CONSUMER not in ctx:
@@ -27,14 +23,14 @@ def consumer(ctx: dict) -> str:
 
 async def flush(ctx: dict) -> None:
     """Store every event accepted so far, before billing."""
-    await meter_drain.flush(ctx["redis"], consumer(ctx), dispatcher(ctx["redis"]))
+    await meter_drain.flush(ctx["redis"], consumer(ctx), outbox.dispatcher(ctx["redis"]))
 
 
 async def drain_forever(redis: Redis, consumer: str) -> None:
     await meter_stream.ensure_group(redis)
     settings = load()
     claim_idle_ms = int(settings.meter_claim_idle_seconds * 1000)
-    dispatch = dispatcher(redis)
+    dispatch = outbox.dispatcher(redis)
     while True:
         try:
             await meter_drain.drain_once(redis, consumer, dispatch, count=settings.meter_drain_entries,
