@@ -35,7 +35,7 @@ async def create_alert(*, title: str, meter: str, gte: int, customer: str | None
     if customer is not None:
         await get(Customer, customer, "customer", kind="customer")
     alert = await BillingAlert.create(id=new_id("alrt"), title=title, meter_id=found.id, gte=gte,
-                                      customer_id=customer, since_ordinal=int(utcnow().timestamp() * 1000) << 20)
+                                      customer_id=customer, since_ordinal=int(utcnow().timestamp()) * 1000 << 20)
     if found.formula != "last":
         minutes = MeterUsageMinute.filter(meter_id=found.id, count__gt=0)
         if customer is not None:
@@ -78,14 +78,16 @@ async def check(pairs: set[tuple[str, str]], dispatch: Callable[[list], Awaitabl
     baselines = {(a, c): (s, n) for a, c, s, n in await BillingAlertBaseline.filter(
         alert_id__in=[a.id for a in alerts], customer_id__in={c for _, c in pairs})
         .values_list("alert_id", "customer_id", "sum", "count")}
+    tallies: dict[tuple[str, str], Tally] = {}  # each pair's usage read once, whatever its number of alerts
     count = 0
     for alert in alerts:
         for meter_id, customer in pairs:
             if meter_id != alert.meter_id or alert.customer_id not in (None, customer) or (alert.id, customer) in fired:
                 continue
-            formula = meters[meter_id].formula
-            now = await tally(meter_id, customer, EPOCH, FOREVER)
-            value = _since(alert, formula, now, baselines.get((alert.id, customer)))
+            if (meter_id, customer) not in tallies:
+                tallies[meter_id, customer] = await tally(meter_id, customer, EPOCH, FOREVER)
+            value = _since(alert, meters[meter_id].formula, tallies[meter_id, customer],
+                           baselines.get((alert.id, customer)))
             if value is not None and value >= alert.gte and await _fire(alert.id, customer, value, dispatch):
                 count += 1
     return count
